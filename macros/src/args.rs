@@ -1,0 +1,195 @@
+//! Parsing and validating the attribute's arguments.
+
+use proc_macro2::Span;
+use syn::parse::{Parse, ParseStream};
+use syn::spanned::Spanned;
+use syn::{Expr, ExprArray, ExprLit, Ident, Lit, LitStr, Token, Type};
+
+/// How the listed scopes combine.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    All,
+    Any,
+}
+
+impl Mode {
+    fn keyword(self) -> &'static str {
+        match self {
+            Mode::All => "scopes",
+            Mode::Any => "any_scopes",
+        }
+    }
+}
+
+/// The validated scope list.
+pub(crate) struct Scopes {
+    pub(crate) mode: Mode,
+    pub(crate) list: Vec<LitStr>,
+}
+
+/// The attribute's arguments, after validation.
+#[derive(Default)]
+pub(crate) struct Args {
+    pub(crate) scopes: Option<Scopes>,
+    pub(crate) state: Option<Type>,
+}
+
+const EXPECTED: &str = "expected `scopes`, `any_scopes` or `state`";
+
+/// Collects errors so the user sees every mistake in one build, not one per build.
+#[derive(Default)]
+pub(crate) struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, span: Span, message: impl std::fmt::Display) {
+        self.add(syn::Error::new(span, message));
+    }
+
+    pub(crate) fn add(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    pub(crate) fn finish(self) -> Result<(), syn::Error> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
+impl Parse for Args {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut args = Args::default();
+        let mut errors = Errors::default();
+        let mut scopes_key: Option<(Ident, Mode)> = None;
+        let mut state_key: Option<Ident> = None;
+        while !input.is_empty() {
+            let key: Ident = input
+                .parse()
+                .map_err(|e| syn::Error::new(e.span(), format!("{EXPECTED}, like `scopes = \"items:read\"`")))?;
+            let name = key.to_string();
+            input.parse::<Token![=]>().map_err(|e| {
+                syn::Error::new(e.span(), format!("expected `=` after `{name}`"))
+            })?;
+            match name.as_str() {
+                "scopes" | "any_scopes" => {
+                    let mode = if name == "scopes" { Mode::All } else { Mode::Any };
+                    let value: Expr = input.parse()?;
+                    match &scopes_key {
+                        Some((_, previous)) if *previous == mode => {
+                            errors.push(key.span(), format!("`{name}` is specified more than once"));
+                        }
+                        Some((_, previous)) => errors.push(
+                            key.span(),
+                            format!(
+                                "`{name}` cannot be combined with `{}`: use `scopes` when every scope is needed, `any_scopes` when one is enough",
+                                previous.keyword()
+                            ),
+                        ),
+                        None => {
+                            scopes_key = Some((key.clone(), mode));
+                            if let Some(list) = scope_list(&name, &value, &mut errors) {
+                                args.scopes = Some(Scopes { mode, list });
+                            }
+                        }
+                    }
+                }
+                "state" => {
+                    let ty: Type = input.parse()?;
+                    if state_key.is_some() {
+                        errors.push(key.span(), "`state` is specified more than once");
+                    } else {
+                        state_key = Some(key.clone());
+                        args.state = Some(ty);
+                    }
+                }
+                _ => {
+                    let hint = match name.as_str() {
+                        "scope" | "scope_list" | "all_scopes" | "all" => " (did you mean `scopes`?)",
+                        "any_scope" | "any" | "one_of" => " (did you mean `any_scopes`?)",
+                        _ => "",
+                    };
+                    errors.push(key.span(), format!("unknown argument `{name}`{hint}; {EXPECTED}"));
+                    // Skip the value so later arguments are still checked.
+                    let _: Expr = input.parse()?;
+                }
+            }
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        errors.finish()?;
+        Ok(args)
+    }
+}
+
+/// Reads `"a"` or `["a", "b"]`, reporting every problem.
+fn scope_list(name: &str, value: &Expr, errors: &mut Errors) -> Option<Vec<LitStr>> {
+    let literals: Vec<&Expr> = match value {
+        Expr::Array(ExprArray { elems, .. }) => {
+            if elems.is_empty() {
+                errors.push(
+                    value.span(),
+                    format!(
+                        "`{name} = []` lists no scope; write `#[require_api_key]` to admit any valid key"
+                    ),
+                );
+                return None;
+            }
+            elems.iter().collect()
+        }
+        _ => vec![value],
+    };
+    let mut list: Vec<LitStr> = Vec::new();
+    let mut failed = false;
+    for expr in literals {
+        let Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) = expr else {
+            errors.push(
+                expr.span(),
+                format!(
+                    "`{name}` takes a string literal or a list of them, like `{name} = \"items:read\"` or `{name} = [\"items:read\", \"items:write\"]`"
+                ),
+            );
+            failed = true;
+            continue;
+        };
+        let scope = lit.value();
+        if let Some(problem) = scope_problem(&scope) {
+            errors.push(lit.span(), problem);
+            failed = true;
+        } else if list.iter().any(|seen| seen.value() == scope) {
+            errors.push(lit.span(), format!("scope `{scope}` is listed twice"));
+            failed = true;
+        } else {
+            list.push(lit.clone());
+        }
+    }
+    (!failed).then_some(list)
+}
+
+/// Why `scope` is not a valid scope name, if it is not.
+fn scope_problem(scope: &str) -> Option<String> {
+    if scope.is_empty() {
+        return Some("a scope cannot be empty".to_owned());
+    }
+    if scope.chars().any(char::is_whitespace) {
+        return Some(format!(
+            "scope `{scope}` contains whitespace; list several scopes as `[\"a\", \"b\"]`"
+        ));
+    }
+    if let Some(bad) = scope
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, ':' | '.' | '_' | '-')))
+    {
+        let wildcard = if bad == '*' {
+            " (wildcards belong in the scopes granted to keys, not in the scopes a handler requires)"
+        } else {
+            ""
+        };
+        return Some(format!(
+            "scope `{scope}` contains `{bad}`; scopes use letters, digits and `:._-` only{wildcard}"
+        ));
+    }
+    None
+}

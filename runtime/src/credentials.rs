@@ -1,0 +1,176 @@
+//! Finding the presented key in a request.
+
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue};
+
+use crate::reject::RejectionKind;
+
+/// The enabled credential sources.
+#[derive(Debug, Clone)]
+pub(crate) struct Sources {
+    pub(crate) header: Option<HeaderName>,
+    pub(crate) bearer: bool,
+    pub(crate) query: Option<String>,
+    pub(crate) cookie: Option<String>,
+}
+
+/// At most one distinct presented key, remembered as the first one seen.
+struct Presented<'a>(Option<&'a str>);
+
+impl<'a> Presented<'a> {
+    fn add(&mut self, candidate: &'a str) -> Result<(), RejectionKind> {
+        let candidate = candidate.trim();
+        if candidate.is_empty() {
+            return Ok(());
+        }
+        match self.0 {
+            None => self.0 = Some(candidate),
+            Some(seen) if seen == candidate => {}
+            Some(_) => return Err(RejectionKind::Ambiguous),
+        }
+        Ok(())
+    }
+}
+
+/// A header value as text; a value that is not visible ASCII cannot be a key.
+fn header_text(value: &HeaderValue) -> Result<&str, RejectionKind> {
+    value.to_str().map_err(|_| RejectionKind::Invalid)
+}
+
+/// The one key presented in `parts` through the enabled sources: `Ok(None)` when there is none,
+/// `Ambiguous` when two different ones were presented.
+pub(crate) fn presented_key<'a>(
+    sources: &Sources,
+    parts: &'a Parts,
+) -> Result<Option<&'a str>, RejectionKind> {
+    let mut presented = Presented(None);
+    if let Some(name) = &sources.header {
+        for value in parts.headers.get_all(name) {
+            presented.add(header_text(value)?)?;
+        }
+    }
+    if sources.bearer {
+        for value in parts.headers.get_all(AUTHORIZATION) {
+            let text = header_text(value)?.trim_start();
+            let (scheme, token) = text.split_once(' ').unwrap_or((text, ""));
+            // Other schemes (Basic, Digest) may be meant for something else; they are not keys.
+            if scheme.eq_ignore_ascii_case("bearer") {
+                presented.add(token)?;
+            }
+        }
+    }
+    if let (Some(param), Some(query)) = (&sources.query, parts.uri.query()) {
+        for pair in query.split('&') {
+            if let Some((name, value)) = pair.split_once('=')
+                && name == param
+            {
+                presented.add(value)?;
+            }
+        }
+    }
+    if let Some(cookie_name) = &sources.cookie {
+        for value in parts.headers.get_all(COOKIE) {
+            for cookie in header_text(value)?.split(';') {
+                if let Some((name, value)) = cookie.trim().split_once('=')
+                    && name == cookie_name
+                {
+                    presented.add(value)?;
+                }
+            }
+        }
+    }
+    Ok(presented.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn parts(req: Request<()>) -> Parts {
+        req.into_parts().0
+    }
+
+    fn all_sources() -> Sources {
+        Sources {
+            header: Some(HeaderName::from_static("x-api-key")),
+            bearer: true,
+            query: Some("api_key".into()),
+            cookie: Some("api_key".into()),
+        }
+    }
+
+    #[test]
+    fn each_source_is_read() {
+        let s = all_sources();
+        let cases = [
+            Request::builder().header("X-Api-Key", "k1").body(()),
+            Request::builder().header("authorization", "bEaReR k1").body(()),
+            Request::builder().uri("/x?a=b&api_key=k1").body(()),
+            Request::builder().header("cookie", "a=b; api_key=k1").body(()),
+        ];
+        for req in cases {
+            let p = parts(req.unwrap());
+            assert_eq!(presented_key(&s, &p), Ok(Some("k1")));
+        }
+    }
+
+    #[test]
+    fn same_key_twice_is_fine_different_keys_are_ambiguous() {
+        let s = all_sources();
+        let same = parts(
+            Request::builder()
+                .header("x-api-key", "k1")
+                .header("authorization", "Bearer k1")
+                .body(())
+                .unwrap(),
+        );
+        assert_eq!(presented_key(&s, &same), Ok(Some("k1")));
+        let different = parts(
+            Request::builder()
+                .header("x-api-key", "k1")
+                .header("x-api-key", "k2")
+                .body(())
+                .unwrap(),
+        );
+        assert_eq!(
+            presented_key(&s, &different),
+            Err(RejectionKind::Ambiguous)
+        );
+    }
+
+    #[test]
+    fn disabled_sources_and_other_schemes_are_ignored() {
+        let s = Sources {
+            header: None,
+            bearer: false,
+            query: None,
+            cookie: None,
+        };
+        let p = parts(
+            Request::builder()
+                .uri("/?api_key=k1")
+                .header("x-api-key", "k1")
+                .header("authorization", "Bearer k1")
+                .body(())
+                .unwrap(),
+        );
+        assert_eq!(presented_key(&s, &p), Ok(None));
+        let basic = parts(
+            Request::builder()
+                .header("authorization", "Basic dTpw")
+                .body(())
+                .unwrap(),
+        );
+        assert_eq!(presented_key(&all_sources(), &basic), Ok(None));
+        let empty = parts(
+            Request::builder()
+                .header("x-api-key", "  ")
+                .header("authorization", "Bearer")
+                .body(())
+                .unwrap(),
+        );
+        assert_eq!(presented_key(&all_sources(), &empty), Ok(None));
+    }
+}

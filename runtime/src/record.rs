@@ -1,0 +1,216 @@
+//! Stored key records and the values the lifecycle API takes and returns.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::hash::KeyHash;
+
+/// Everything stored about one key. The secret itself is never stored; only its [`KeyHash`].
+///
+/// `Debug` shows the record without the hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// The public key id, part of the key text. Logs, dashboards and revocation use it.
+    pub key_id: String,
+    /// The hash of the secret.
+    pub hash: KeyHash,
+    /// A human name, such as `ci-deploy`.
+    pub name: String,
+    /// Who holds the key, such as `team-infra`.
+    pub owner: String,
+    /// Granted scopes; an entry may end in `*` to cover every scope starting with what precedes.
+    pub scopes: Vec<String>,
+    /// Free-form string metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// When the key was created.
+    pub created_at: OffsetDateTime,
+    /// When the key stops being valid, if ever.
+    pub expires_at: Option<OffsetDateTime>,
+    /// When the key was revoked, if it was. Revocation is irreversible.
+    pub revoked_at: Option<OffsetDateTime>,
+    /// When the key was last admitted (recorded in batches, so up to a few seconds behind).
+    pub last_used_at: Option<OffsetDateTime>,
+    /// The key this one replaced by rotation.
+    pub rotated_from: Option<String>,
+    /// The key that replaced this one by rotation.
+    pub rotated_to: Option<String>,
+}
+
+/// Where a key stands at a given moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    /// Admitted when presented.
+    Active,
+    /// Past its expiry.
+    Expired,
+    /// Revoked.
+    Revoked,
+}
+
+impl KeyState {
+    /// The state's name as printed and filtered on: `active`, `expired` or `revoked`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Active => "active",
+            KeyState::Expired => "expired",
+            KeyState::Revoked => "revoked",
+        }
+    }
+}
+
+impl fmt::Display for KeyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl KeyRecord {
+    /// The key's state at `now`. Revocation wins over expiry.
+    pub fn state_at(&self, now: OffsetDateTime) -> KeyState {
+        if self.revoked_at.is_some() {
+            KeyState::Revoked
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            KeyState::Expired
+        } else {
+            KeyState::Active
+        }
+    }
+}
+
+/// The text of a key, shown once at creation. `Debug` prints `[redacted]`, and there is no
+/// `Display`: reading the key takes an explicit [`expose`](Self::expose).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PlaintextKey(String);
+
+impl PlaintextKey {
+    pub(crate) fn new(key: String) -> Self {
+        PlaintextKey(key)
+    }
+
+    /// The key text, to hand to its holder once.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PlaintextKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PlaintextKey([redacted])")
+    }
+}
+
+/// A key just created: its text (shown once) and its stored record.
+#[derive(Debug, Clone)]
+pub struct CreatedKey {
+    /// The key to hand to its holder. Not retrievable later.
+    pub key: PlaintextKey,
+    /// The stored record.
+    pub record: KeyRecord,
+}
+
+/// What to create: name, owner, scopes, expiry and metadata.
+///
+/// ```
+/// use std::time::Duration;
+/// use keygate::NewKey;
+///
+/// let new = NewKey::new("ci-deploy")
+///     .owner("team-infra")
+///     .scopes(["items:read", "items:write"])
+///     .expires_in(Duration::from_secs(90 * 24 * 3600))
+///     .metadata("ticket", "OPS-12");
+/// assert_eq!(new.scopes, ["items:read", "items:write"]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewKey {
+    /// A human name for the key.
+    pub name: String,
+    /// Who holds it.
+    pub owner: String,
+    /// Scopes to grant; entries may end in `*`.
+    pub scopes: Vec<String>,
+    /// How long the key lives, from creation. `None`: until revoked.
+    pub expires_in: Option<Duration>,
+    /// Free-form string metadata.
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl NewKey {
+    /// A key named `name`, with no owner, no scopes and no expiry yet.
+    pub fn new(name: impl Into<String>) -> Self {
+        NewKey {
+            name: name.into(),
+            ..NewKey::default()
+        }
+    }
+
+    /// Sets the owner.
+    pub fn owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = owner.into();
+        self
+    }
+
+    /// Sets the granted scopes.
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Makes the key expire `lifetime` after creation.
+    pub fn expires_in(mut self, lifetime: Duration) -> Self {
+        self.expires_in = Some(lifetime);
+        self
+    }
+
+    /// Adds a metadata entry.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// Which records [`KeyGate::list_keys`](crate::KeyGate::list_keys) returns.
+///
+/// ```
+/// use keygate::{KeyFilter, KeyState};
+///
+/// let active_for_infra = KeyFilter::default().owner("team-infra").state(KeyState::Active);
+/// assert_eq!(active_for_infra.owner.as_deref(), Some("team-infra"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyFilter {
+    /// Only keys held by this owner.
+    pub owner: Option<String>,
+    /// Only keys in this state (judged at the time of listing).
+    pub state: Option<KeyState>,
+}
+
+impl KeyFilter {
+    /// Keeps keys held by `owner`.
+    pub fn owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = Some(owner.into());
+        self
+    }
+
+    /// Keeps keys in `state`.
+    pub fn state(mut self, state: KeyState) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Whether `record` passes this filter at `now`.
+    pub fn matches(&self, record: &KeyRecord, now: OffsetDateTime) -> bool {
+        self.owner.as_ref().is_none_or(|o| *o == record.owner)
+            && self.state.is_none_or(|s| s == record.state_at(now))
+    }
+}

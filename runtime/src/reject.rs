@@ -1,0 +1,252 @@
+//! Rejections and how they are rendered: RFC 9457 `application/problem+json` with a stable
+//! `code`, and a `WWW-Authenticate` challenge on every 401.
+//!
+//! Each `type` in a problem document links to the heading of its code below.
+//!
+//! ### missing_api_key
+//! 401: no key was presented, or an empty one.
+//!
+//! ### invalid_api_key
+//! 401: the key is malformed, its checksum is wrong, its id is unknown or its secret is wrong.
+//! These cases share one code on purpose: telling them apart would help someone guessing keys.
+//!
+//! ### expired_api_key
+//! 401: the key was right but has expired. Only said when the secret matched.
+//!
+//! ### revoked_api_key
+//! 401: the key was right but has been revoked. Only said when the secret matched.
+//!
+//! ### ambiguous_api_key
+//! 401: two different keys were presented in one request (say, in `X-API-Key` and in
+//! `Authorization: Bearer`). keygate never guesses which one was meant.
+//!
+//! ### insufficient_scope
+//! 403: the key is valid but lacks the scopes the route requires; `required_scopes` names them.
+//!
+//! ### key_store_unavailable
+//! 503: the key store could not answer, so no decision could be made. keygate fails closed.
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::scope::ScopeMatch;
+
+/// Why a request was not admitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RejectionKind {
+    /// No key, or an empty one.
+    Missing,
+    /// Malformed, bad checksum, unknown id or wrong secret.
+    Invalid,
+    /// The secret matched but the key has expired.
+    Expired,
+    /// The secret matched but the key was revoked.
+    Revoked,
+    /// Two different keys in one request.
+    Ambiguous,
+    /// A valid key without the required scopes.
+    InsufficientScope {
+        /// The scopes the route requires.
+        required: Vec<String>,
+        /// Whether all or any of them were needed.
+        mode: ScopeMatch,
+    },
+    /// The key store could not answer.
+    StoreUnavailable,
+}
+
+impl RejectionKind {
+    /// The stable machine-readable code, such as `invalid_api_key`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RejectionKind::Missing => "missing_api_key",
+            RejectionKind::Invalid => "invalid_api_key",
+            RejectionKind::Expired => "expired_api_key",
+            RejectionKind::Revoked => "revoked_api_key",
+            RejectionKind::Ambiguous => "ambiguous_api_key",
+            RejectionKind::InsufficientScope { .. } => "insufficient_scope",
+            RejectionKind::StoreUnavailable => "key_store_unavailable",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            RejectionKind::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            RejectionKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// A short, fixed summary.
+    pub fn title(&self) -> &'static str {
+        match self {
+            RejectionKind::Missing => "API key required",
+            RejectionKind::Invalid => "Invalid API key",
+            RejectionKind::Expired => "API key expired",
+            RejectionKind::Revoked => "API key revoked",
+            RejectionKind::Ambiguous => "More than one API key",
+            RejectionKind::InsufficientScope { .. } => "Insufficient scope",
+            RejectionKind::StoreUnavailable => "Key store unavailable",
+        }
+    }
+
+    /// An explanation for the client. Never contains the presented key.
+    pub fn detail(&self) -> String {
+        match self {
+            RejectionKind::Missing => "This endpoint requires an API key.".to_owned(),
+            RejectionKind::Invalid => "The API key is not valid.".to_owned(),
+            RejectionKind::Expired => "The API key has expired.".to_owned(),
+            RejectionKind::Revoked => "The API key has been revoked.".to_owned(),
+            RejectionKind::Ambiguous => {
+                "The request presents more than one different API key; send exactly one."
+                    .to_owned()
+            }
+            RejectionKind::InsufficientScope { required, mode } => {
+                let list = required.join(", ");
+                match mode {
+                    ScopeMatch::All => format!("The API key lacks a required scope: {list}."),
+                    ScopeMatch::Any => format!("The API key needs one of these scopes: {list}."),
+                }
+            }
+            RejectionKind::StoreUnavailable => {
+                "The API key could not be checked right now; try again later.".to_owned()
+            }
+        }
+    }
+}
+
+/// A function that renders rejections, set once with
+/// [`KeyGateBuilder::render_rejection`](crate::KeyGateBuilder::render_rejection).
+pub(crate) type RenderFn = dyn Fn(&Rejection) -> Response + Send + Sync + 'static;
+
+/// What every rejection needs to render itself: the challenges and the application's hook.
+pub(crate) struct Rendering {
+    pub(crate) challenges: Vec<HeaderValue>,
+    pub(crate) hook: Option<Box<RenderFn>>,
+}
+
+impl fmt::Debug for Rendering {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rendering")
+            .field("challenges", &self.challenges)
+            .field("hook", &self.hook.as_ref().map(|_| "Fn"))
+            .finish()
+    }
+}
+
+/// A request that was not admitted. Converts into the response the client gets.
+///
+/// The response is `application/problem+json` unless the application set a rendering hook; either
+/// way its status is the rejection's and a 401 carries the `WWW-Authenticate` challenges, so a
+/// hook changes the look of a rejection, never whether the request was admitted.
+#[derive(Clone)]
+pub struct Rejection {
+    kind: RejectionKind,
+    rendering: Arc<Rendering>,
+}
+
+impl fmt::Debug for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rejection").field("kind", &self.kind).finish()
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.kind.title(), self.kind.code())
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+impl Rejection {
+    pub(crate) fn new(kind: RejectionKind, rendering: Arc<Rendering>) -> Self {
+        Rejection { kind, rendering }
+    }
+
+    /// Why the request was rejected.
+    pub fn kind(&self) -> &RejectionKind {
+        &self.kind
+    }
+
+    /// The stable code, such as `missing_api_key`.
+    pub fn code(&self) -> &'static str {
+        self.kind.code()
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
+    /// The scopes the route required, for `insufficient_scope`; empty otherwise.
+    pub fn required_scopes(&self) -> &[String] {
+        match &self.kind {
+            RejectionKind::InsufficientScope { required, .. } => required,
+            _ => &[],
+        }
+    }
+
+    /// The RFC 9457 problem document keygate sends by default.
+    ///
+    /// ```
+    /// # use keygate::{KeyGate, MemoryStore};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let gate = KeyGate::builder().prefix("demo").store(MemoryStore::new()).build();
+    /// let rejection = gate.verify("").await.unwrap_err();
+    /// let problem = rejection.problem();
+    /// assert_eq!(problem["status"], 401);
+    /// assert_eq!(problem["code"], "missing_api_key");
+    /// # }
+    /// ```
+    pub fn problem(&self) -> serde_json::Value {
+        let code = self.code();
+        let mut problem = serde_json::json!({
+            "type": format!("https://docs.rs/keygate/latest/keygate/reject/index.html#{code}"),
+            "title": self.kind.title(),
+            "status": self.status().as_u16(),
+            "detail": self.kind.detail(),
+            "code": code,
+        });
+        if let RejectionKind::InsufficientScope { required, mode } = &self.kind {
+            problem["required_scopes"] = serde_json::json!(required);
+            problem["scope_match"] = serde_json::json!(mode);
+        }
+        problem
+    }
+
+    fn default_response(&self) -> Response {
+        let body = self.problem().to_string();
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/problem+json"),
+            )],
+            body,
+        )
+            .into_response()
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        let mut response = match &self.rendering.hook {
+            Some(hook) => hook(&self),
+            None => self.default_response(),
+        };
+        *response.status_mut() = self.status();
+        if self.status() == StatusCode::UNAUTHORIZED {
+            let headers = response.headers_mut();
+            headers.remove(header::WWW_AUTHENTICATE);
+            for challenge in &self.rendering.challenges {
+                headers.append(header::WWW_AUTHENTICATE, challenge.clone());
+            }
+        }
+        response
+    }
+}

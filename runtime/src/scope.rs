@@ -1,0 +1,188 @@
+//! Scope names, wildcard grants and requirements.
+//!
+//! A scope is non-empty and uses letters, digits and `:._-` only (no whitespace), the same rule
+//! the attribute enforces at compile time. A *granted* scope may also end in `*`: `items:*` covers
+//! `items:read` and `items:write`, and `*` alone covers every scope.
+
+/// Whether `scope` is a valid scope name: non-empty, `[A-Za-z0-9:._-]` only.
+///
+/// ```
+/// assert!(keygate::is_valid_scope("items:read"));
+/// assert!(!keygate::is_valid_scope("items read"));
+/// assert!(!keygate::is_valid_scope(""));
+/// ```
+pub fn is_valid_scope(scope: &str) -> bool {
+    !scope.is_empty() && scope.bytes().all(is_scope_byte)
+}
+
+/// Whether `scope` may be granted to a key: a valid scope name, optionally ending in `*`.
+///
+/// ```
+/// assert!(keygate::is_valid_grant("items:*"));
+/// assert!(keygate::is_valid_grant("*"));
+/// assert!(!keygate::is_valid_grant("it*ems"));
+/// ```
+pub fn is_valid_grant(scope: &str) -> bool {
+    match scope.strip_suffix('*') {
+        Some(stem) => stem.bytes().all(is_scope_byte),
+        None => is_valid_scope(scope),
+    }
+}
+
+fn is_scope_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b':' | b'.' | b'_' | b'-')
+}
+
+/// Whether the granted scope `grant` covers the required scope `required`.
+pub(crate) fn grant_covers(grant: &str, required: &str) -> bool {
+    match grant.strip_suffix('*') {
+        Some(stem) => required.starts_with(stem),
+        None => grant == required,
+    }
+}
+
+/// Whether any of `granted` covers `required`.
+pub(crate) fn granted_covers(granted: &[String], required: &str) -> bool {
+    granted.iter().any(|grant| grant_covers(grant, required))
+}
+
+/// How a handler's required scopes combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeMatch {
+    /// The key must hold every required scope (`scopes = [...]`).
+    All,
+    /// The key must hold at least one required scope (`any_scopes = [...]`).
+    Any,
+}
+
+/// What a handler requires of a key's scopes.
+///
+/// ```
+/// use keygate::{Requirement, ScopeMatch};
+///
+/// let read = Requirement::all(&["items:read"]);
+/// assert!(read.is_met_by(&["items:*".to_owned()]));
+/// assert!(!read.is_met_by(&["items:write".to_owned()]));
+/// let either = Requirement::any(&["admin", "items:write"]);
+/// assert_eq!(either.mode, ScopeMatch::Any);
+/// assert!(either.is_met_by(&["items:write".to_owned()]));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requirement<'a> {
+    /// The scopes named by the handler.
+    pub scopes: &'a [&'a str],
+    /// Whether all or any of them are needed.
+    pub mode: ScopeMatch,
+}
+
+impl<'a> Requirement<'a> {
+    /// No scope required: any valid key is admitted.
+    pub const NONE: Requirement<'static> = Requirement {
+        scopes: &[],
+        mode: ScopeMatch::All,
+    };
+
+    /// Every scope in `scopes` is required.
+    pub const fn all(scopes: &'a [&'a str]) -> Self {
+        Requirement {
+            scopes,
+            mode: ScopeMatch::All,
+        }
+    }
+
+    /// At least one scope in `scopes` is required.
+    pub const fn any(scopes: &'a [&'a str]) -> Self {
+        Requirement {
+            scopes,
+            mode: ScopeMatch::Any,
+        }
+    }
+
+    /// Whether a key granted `granted` meets this requirement.
+    pub fn is_met_by(&self, granted: &[String]) -> bool {
+        match self.mode {
+            ScopeMatch::All => self.scopes.iter().all(|s| granted_covers(granted, s)),
+            ScopeMatch::Any => {
+                self.scopes.is_empty() || self.scopes.iter().any(|s| granted_covers(granted, s))
+            }
+        }
+    }
+}
+
+/// The scopes a protected handler requires, carried in the type of the guard that
+/// `#[require_api_key]` injects, so they can be read back without running the handler.
+///
+/// The attribute implements this trait for a generated marker type; implement it by hand only to
+/// use [`Guard`](crate::Guard) without the attribute.
+///
+/// ```
+/// use keygate::{ScopeMatch, ScopeRequirement};
+///
+/// struct ReadItems;
+/// impl ScopeRequirement for ReadItems {
+///     const SCOPES: &'static [&'static str] = &["items:read"];
+///     const MODE: ScopeMatch = ScopeMatch::All;
+/// }
+/// assert_eq!(ReadItems::requirement().scopes, ["items:read"]);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not describe required scopes",
+    note = "use `#[keygate::require_api_key(scopes = \"...\")]` on the handler instead of naming the guard by hand"
+)]
+pub trait ScopeRequirement: Send + Sync + 'static {
+    /// The required scopes; empty means any valid key.
+    const SCOPES: &'static [&'static str];
+    /// Whether all or any of [`SCOPES`](Self::SCOPES) are needed.
+    const MODE: ScopeMatch;
+
+    /// The requirement as a value.
+    fn requirement() -> Requirement<'static> {
+        Requirement {
+            scopes: Self::SCOPES,
+            mode: Self::MODE,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owned(scopes: &[&str]) -> Vec<String> {
+        scopes.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn wildcards_cover_by_prefix_only() {
+        assert!(grant_covers("items:*", "items:read"));
+        assert!(grant_covers("*", "admin"));
+        assert!(!grant_covers("items:*", "items"));
+        assert!(!grant_covers("items:*", "itemsx:read"));
+        assert!(!grant_covers("items:read", "items:read:all"));
+        assert!(grant_covers("admin", "admin"));
+    }
+
+    #[test]
+    fn all_and_any() {
+        let granted = owned(&["items:read", "billing:*"]);
+        assert!(Requirement::all(&["items:read", "billing:view"]).is_met_by(&granted));
+        assert!(!Requirement::all(&["items:read", "items:write"]).is_met_by(&granted));
+        assert!(Requirement::any(&["admin", "items:read"]).is_met_by(&granted));
+        assert!(!Requirement::any(&["admin", "items:write"]).is_met_by(&granted));
+        assert!(Requirement::NONE.is_met_by(&[]));
+    }
+
+    #[test]
+    fn scope_grammar() {
+        for ok in ["a", "items:read", "a.b-c_d:9"] {
+            assert!(is_valid_scope(ok), "{ok}");
+        }
+        for bad in ["", " ", "items read", "items/read", "é", "items:*", "a\n"] {
+            assert!(!is_valid_scope(bad), "{bad:?}");
+        }
+        assert!(is_valid_grant("items:*"));
+        assert!(!is_valid_grant("items:**"));
+        assert!(!is_valid_grant("it ems:*"));
+    }
+}
