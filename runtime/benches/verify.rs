@@ -1,1 +1,121 @@
-fn main() {}
+//! What verification costs, without HTTP: a valid key against stores of 1,000 and 1,000,000 keys
+//! (parse, checksum, lookup, HMAC, constant-time compare, state and scope check), and the
+//! rejection of a malformed key (which must not reach the store).
+//!
+//! `cargo bench -p keygate --bench verify`
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use keygate::{KeyFilter, KeyGate, KeyRecord, KeyStore, MemoryStore, NewKey, Requirement, StoreError};
+use time::OffsetDateTime;
+use tokio::runtime::Runtime;
+
+/// A MemoryStore that counts lookups, to prove malformed keys cost none.
+#[derive(Default)]
+struct Counting {
+    inner: MemoryStore,
+    fetches: AtomicUsize,
+}
+
+impl KeyStore for Counting {
+    async fn fetch(&self, key_id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        self.inner.fetch(key_id).await
+    }
+    async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+        self.inner.insert(record).await
+    }
+    async fn list(&self, filter: &KeyFilter) -> Result<Vec<KeyRecord>, StoreError> {
+        self.inner.list(filter).await
+    }
+    async fn revoke(&self, key_id: &str, at: OffsetDateTime) -> Result<bool, StoreError> {
+        self.inner.revoke(key_id, at).await
+    }
+    async fn set_expiry(
+        &self,
+        key_id: &str,
+        at: Option<OffsetDateTime>,
+    ) -> Result<bool, StoreError> {
+        self.inner.set_expiry(key_id, at).await
+    }
+    async fn set_scopes(&self, key_id: &str, scopes: &[String]) -> Result<bool, StoreError> {
+        self.inner.set_scopes(key_id, scopes).await
+    }
+    async fn rotate(
+        &self,
+        old: &str,
+        new: KeyRecord,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.inner.rotate(old, new, at).await
+    }
+    async fn record_last_used(&self, uses: &[(String, OffsetDateTime)]) -> Result<(), StoreError> {
+        self.inner.record_last_used(uses).await
+    }
+}
+
+/// A gate holding `n` keys, and the text of one of them (picked from the middle).
+fn gate_with(rt: &Runtime, n: usize) -> (KeyGate, Arc<Counting>, String) {
+    let store = Arc::new(Counting::default());
+    let gate = KeyGate::builder()
+        .prefix("acme_live")
+        .pepper("bench pepper")
+        .store(store.clone())
+        .build();
+    let key = rt.block_on(async {
+        let mut chosen = String::new();
+        for i in 0..n {
+            let created = gate
+                .create_key(NewKey::new(format!("key-{i}")).scopes(["items:read", "items:write"]))
+                .await
+                .expect("mint");
+            if i == n / 2 {
+                chosen = created.key.expose().to_owned();
+            }
+        }
+        chosen
+    });
+    (gate, store, key)
+}
+
+fn verification(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let required = Requirement::all(&["items:read"]);
+    let mut group = c.benchmark_group("verify");
+    for n in [1_000, 1_000_000] {
+        let (gate, _store, key) = gate_with(&rt, n);
+        group.bench_function(format!("valid key, {n} keys in MemoryStore"), |b| {
+            b.to_async(&rt)
+                .iter(|| async { black_box(gate.verify_for(black_box(&key), required).await) })
+        });
+        if n == 1_000 {
+            let (gate, store, key) = (gate.clone(), _store, key.clone());
+            let mut malformed = key.into_bytes();
+            let last = malformed.len() - 1;
+            malformed[last] = if malformed[last] == b'A' { b'B' } else { b'A' };
+            let malformed = String::from_utf8(malformed).expect("ascii");
+            let before = store.fetches.load(Ordering::Relaxed);
+            group.bench_function("malformed key (bad checksum)", |b| {
+                b.to_async(&rt).iter(|| async {
+                    black_box(gate.verify_for(black_box(&malformed), required).await)
+                })
+            });
+            assert_eq!(
+                store.fetches.load(Ordering::Relaxed),
+                before,
+                "a malformed key must not reach the store"
+            );
+        }
+        drop(gate);
+    }
+    group.finish();
+}
+
+criterion_group!(benches, verification);
+criterion_main!(benches);

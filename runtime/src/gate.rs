@@ -351,7 +351,30 @@ impl KeyGate {
     /// Verifies a key given as text (from a command line, a message queue, a test): format,
     /// checksum, lookup, secret, state. Scopes are not checked; see [`ApiKey::has_scope`].
     pub async fn verify(&self, key: &str) -> Result<ApiKey, Rejection> {
-        self.check(key.trim(), Requirement::NONE)
+        self.verify_for(key, Requirement::NONE).await
+    }
+
+    /// Verifies a key given as text and checks it against `requirement`: everything a protected
+    /// route does, without HTTP.
+    ///
+    /// ```
+    /// use keygate::{KeyGate, Requirement};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let gate = KeyGate::builder().build();
+    /// let key = gate.create_key(keygate::NewKey::new("reader").scopes(["items:read"])).await.unwrap();
+    /// let key = key.key.expose();
+    /// assert!(gate.verify_for(key, Requirement::all(&["items:read"])).await.is_ok());
+    /// let denied = gate.verify_for(key, Requirement::all(&["admin"])).await.unwrap_err();
+    /// assert_eq!(denied.code(), "insufficient_scope");
+    /// # }
+    /// ```
+    pub async fn verify_for(
+        &self,
+        key: &str,
+        requirement: Requirement<'_>,
+    ) -> Result<ApiKey, Rejection> {
+        self.check(key.trim(), requirement)
             .await
             .map_err(|failure| self.reject(failure.kind))
     }
@@ -450,7 +473,7 @@ impl KeyGate {
     /// Like [`admit`](Self::admit) with no scope requirement, but `Ok(None)` when the request
     /// presents no key at all.
     pub(crate) async fn admit_optional(&self, parts: &mut Parts) -> Result<Option<ApiKey>, Rejection> {
-        let absent = !parts.extensions.get::<ApiKey>().is_some()
+        let absent = parts.extensions.get::<ApiKey>().is_none()
             && matches!(presented_key(&self.inner.sources, parts), Ok(None));
         if absent {
             return Ok(None);

@@ -107,6 +107,60 @@ pub trait KeyStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// A shared store is a store: keep an `Arc` to inspect or change it while a `KeyGate` uses it.
+impl<S: KeyStore> KeyStore for Arc<S> {
+    fn fetch(
+        &self,
+        key_id: &str,
+    ) -> impl Future<Output = Result<Option<Arc<KeyRecord>>, StoreError>> + Send {
+        S::fetch(self, key_id)
+    }
+    fn insert(&self, record: KeyRecord) -> impl Future<Output = Result<(), StoreError>> + Send {
+        S::insert(self, record)
+    }
+    fn list(
+        &self,
+        filter: &KeyFilter,
+    ) -> impl Future<Output = Result<Vec<KeyRecord>, StoreError>> + Send {
+        S::list(self, filter)
+    }
+    fn revoke(
+        &self,
+        key_id: &str,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        S::revoke(self, key_id, at)
+    }
+    fn set_expiry(
+        &self,
+        key_id: &str,
+        expires_at: Option<OffsetDateTime>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        S::set_expiry(self, key_id, expires_at)
+    }
+    fn set_scopes(
+        &self,
+        key_id: &str,
+        scopes: &[String],
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        S::set_scopes(self, key_id, scopes)
+    }
+    fn rotate(
+        &self,
+        old_key_id: &str,
+        replacement: KeyRecord,
+        old_expires_at: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        S::rotate(self, old_key_id, replacement, old_expires_at)
+    }
+    fn record_last_used(
+        &self,
+        uses: &[(String, OffsetDateTime)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        S::record_last_used(self, uses)
+    }
+}
+
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// [`KeyStore`] made object-safe, so `KeyGate` is one type whatever store it holds.
