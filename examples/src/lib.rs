@@ -7,16 +7,35 @@
 //! | `POST /items` | scope `items:write` |
 //! | `DELETE /items/{id}` | scope `admin` |
 //! | `GET /whoami` | any valid key |
+//! | `POST /admin/keys`, `GET /admin/keys` | scope `admin`: create (the key is shown once), list |
+//! | `POST /admin/keys/{id}/rotate`, `DELETE /admin/keys/{id}` | scope `admin`: rotate, revoke |
+//! | `GET /openapi.json` | public: the OpenAPI 3.1 document, with keygate's security |
+//!
+//! The scopes are declared in this crate's `Cargo.toml`; a misspelt scope does not compile.
+//! Routes are registered through `utoipa_axum::routes!`, so the router and the OpenAPI document
+//! come from the same `#[utoipa::path]` attributes, and [`access::table`] (printed by
+//! `cargo run -- --routes`) cannot miss a route registered that way.
+
+pub mod access;
+pub mod admin;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
+use axum::routing::get;
 use axum::{Json, Router};
 use keygate::{ApiKey, KeyError, KeyGate, NewKey, require_api_key};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::OpenApi;
+use utoipa::{OpenApi as _, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The scopes declared in this crate's `Cargo.toml`, for
+/// [`KeyGateBuilder::declared_scopes`](keygate::KeyGateBuilder::declared_scopes).
+pub static DECLARED_SCOPES: &[keygate::DeclaredScope] = keygate::declared_scopes!();
 
 /// The router state: the key gate and the items.
 #[derive(Clone, FromRef)]
@@ -28,7 +47,7 @@ pub struct AppState {
 }
 
 /// One item of the catalogue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Item {
     /// Its id.
     pub id: u64,
@@ -37,7 +56,7 @@ pub struct Item {
 }
 
 /// The body of `POST /items`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct NewItem {
     /// The new item's name.
     pub name: String,
@@ -73,27 +92,70 @@ impl Items {
     }
 }
 
+/// The OpenAPI document's fixed parts; the operations come from the routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(info(
+    title = "keygate example",
+    description = "An items API protected by keygate."
+))]
+struct ApiDoc;
+
+/// The routes, each with its OpenAPI operation. Register every route here, through `routes!`:
+/// a route added with plain `.route()` would be missing from the document and the access table.
+fn routes() -> (Router<AppState>, OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(list_items, create_item))
+        .routes(routes!(delete_item))
+        .routes(routes!(whoami))
+        .merge(admin::router())
+        .split_for_parts()
+}
+
+/// The service's OpenAPI document, with keygate's security schemes, each protected operation's
+/// scopes, and its 401/403 responses.
+pub fn openapi(gate: &KeyGate) -> OpenApi {
+    let (_, mut doc) = routes();
+    // Every protected handler of this crate is routed, so none is left unmatched; the access
+    // table test checks it.
+    let _unmatched = keygate::openapi::secure(gate, &mut doc);
+    doc
+}
+
 /// Builds the service's router.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .route("/items", get(list_items).post(create_item))
-        .route("/items/{id}", delete(delete_item))
-        .route("/whoami", get(whoami))
+    let (router, _) = routes();
+    let doc = Json(openapi(&state.gate));
+    router
+        .route("/openapi.json", get(move || async move { doc }))
         .with_state(state)
 }
 
+#[utoipa::path(get, path = "/health", responses((status = 200, description = "The service is up", body = String)))]
 async fn health() -> &'static str {
     "ok"
 }
 
+// `#[utoipa::path]` above `#[require_api_key]`...
+#[utoipa::path(get, path = "/items", responses((status = 200, description = "The catalogue", body = Vec<Item>)))]
 #[require_api_key(scopes = "items:read")]
 async fn list_items(State(state): State<AppState>) -> Json<Vec<Item>> {
-    let list = state.items.list.read().unwrap_or_else(PoisonError::into_inner);
+    let list = state
+        .items
+        .list
+        .read()
+        .unwrap_or_else(PoisonError::into_inner);
     Json(list.clone())
 }
 
+// ...or below it: the document is the same.
 #[require_api_key(scopes = "items:write")]
+#[utoipa::path(
+    post,
+    path = "/items",
+    request_body = NewItem,
+    responses((status = 201, description = "The new item", body = Item))
+)]
 async fn create_item(
     State(state): State<AppState>,
     Json(new): Json<NewItem>,
@@ -101,9 +163,22 @@ async fn create_item(
     (StatusCode::CREATED, Json(state.items.add(new.name)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/items/{id}",
+    params(("id" = u64, Path, description = "The item's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such item")
+    )
+)]
 #[require_api_key(scopes = "admin")]
 async fn delete_item(State(state): State<AppState>, Path(id): Path<u64>) -> StatusCode {
-    let mut list = state.items.list.write().unwrap_or_else(PoisonError::into_inner);
+    let mut list = state
+        .items
+        .list
+        .write()
+        .unwrap_or_else(PoisonError::into_inner);
     let before = list.len();
     list.retain(|item| item.id != id);
     if list.len() < before {
@@ -114,7 +189,7 @@ async fn delete_item(State(state): State<AppState>, Path(id): Path<u64>) -> Stat
 }
 
 /// What `GET /whoami` answers: the caller's identity, never its secret.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct WhoAmI {
     /// The public key id.
     pub key_id: String,
@@ -126,6 +201,7 @@ pub struct WhoAmI {
     pub scopes: Vec<String>,
 }
 
+#[utoipa::path(get, path = "/whoami", responses((status = 200, description = "The caller's key", body = WhoAmI)))]
 #[require_api_key]
 async fn whoami(key: ApiKey) -> Json<WhoAmI> {
     Json(WhoAmI {
@@ -155,7 +231,11 @@ pub async fn mint_demo_keys(gate: &KeyGate) -> Result<DemoKeys, KeyError> {
         async move { gate.create_key(new).await }
     };
     Ok(DemoKeys {
-        read: mint("demo-read", &["items:read"]).await?.key.expose().to_owned(),
+        read: mint("demo-read", &["items:read"])
+            .await?
+            .key
+            .expose()
+            .to_owned(),
         write: mint("demo-write", &["items:read", "items:write"])
             .await?
             .key

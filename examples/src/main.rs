@@ -1,9 +1,10 @@
 //! `cargo run`: starts the keygate example service and prints keys to call it with.
+//! `cargo run -- --routes`: prints the access table and exits.
 
 use std::net::SocketAddr;
 
-use keygate::KeyGate;
-use keygate_example::{AppState, Items, app, mint_demo_keys};
+use keygate::{CachedStore, KeyFilter, KeyGate, KeyGateBuilder, KeyStore, SqlStore};
+use keygate_example::{AppState, DECLARED_SCOPES, Items, access, app, mint_demo_keys, openapi};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -15,6 +16,11 @@ async fn main() {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    if std::env::args().skip(1).any(|arg| arg == "--routes") {
+        let gate = gate_builder().build();
+        print!("{}", access::render(&access::table(&openapi(&gate))));
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -26,18 +32,53 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|_| "127.0.0.1:3000".to_owned())
         .parse()
         .map_err(|e| format!("KEYGATE_ADDR: {e}"))?;
-    let gate = KeyGate::builder().prefix("demo").build();
-    let keys = mint_demo_keys(&gate).await?;
+    let url = std::env::var("KEYGATE_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| "sqlite://keygate.db".to_owned());
+    let store = SqlStore::connect(&url).await?;
+    let recorded = store.claim_key_prefix(PREFIX).await?;
+    if recorded != PREFIX {
+        return Err(format!(
+            "the key database's keys use the prefix `{recorded}`, but this service uses `{PREFIX}`"
+        )
+        .into());
+    }
+    let fresh = store.list(&KeyFilter::default()).await?.is_empty();
+    let gate = gate_builder().store(CachedStore::new(store)).build();
+    let keys = if fresh {
+        Some(mint_demo_keys(&gate).await?)
+    } else {
+        None
+    };
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
 
     println!("keygate example listening on http://{addr}");
     println!();
-    println!("Demo keys (shown once; paste these lines into your shell):");
-    println!("export KEYGATE_READ_KEY={}", keys.read);
-    println!("export KEYGATE_WRITE_KEY={}", keys.write);
-    println!("export KEYGATE_ADMIN_KEY={}", keys.admin);
+    // A Postgres URL may carry a password, so only a SQLite one is echoed.
+    let shown_url = if url.starts_with("sqlite:") {
+        url.as_str()
+    } else {
+        "$KEYGATE_DATABASE_URL"
+    };
+    match keys {
+        Some(keys) => {
+            println!("Demo keys (shown once; paste these lines into your shell):");
+            println!("export KEYGATE_READ_KEY={}", keys.read);
+            println!("export KEYGATE_WRITE_KEY={}", keys.write);
+            println!("export KEYGATE_ADMIN_KEY={}", keys.admin);
+        }
+        None => {
+            println!("Using the existing key database {shown_url}; its keys are not shown again.");
+            println!("Mint a key with the keygate command line (cargo install --path cli):");
+            println!(
+                "keygate keys create --database-url {shown_url} --name me --scopes items:read,items:write"
+            );
+            println!("or delete the database file to start afresh with new demo keys.");
+        }
+    }
     println!();
     println!("Then:");
     println!("curl -s http://{addr}/items -H \"X-API-Key: $KEYGATE_READ_KEY\"");
@@ -53,11 +94,39 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         items: Items::with(&["apple", "banana"]),
     };
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await?;
+    // Last-used times are written every few seconds; write what is pending before exiting.
     gate.flush_usage().await?;
     println!("keygate example stopped");
     Ok(())
+}
+
+/// The key prefix of this service's keys. It is recorded in the key database, so the `keygate`
+/// command line mints matching keys.
+const PREFIX: &str = "demo";
+
+fn gate_builder() -> KeyGateBuilder {
+    KeyGate::builder()
+        .prefix(PREFIX)
+        .declared_scopes(DECLARED_SCOPES)
+}
+
+/// Ctrl-C, or SIGTERM (how containers and service managers stop a process).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }

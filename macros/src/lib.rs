@@ -4,13 +4,15 @@
 //! validates it and rewrites the handler. The runtime types it names live in `keygate`.
 
 mod args;
+mod audit;
+mod declared;
 mod expand;
 
 use proc_macro::TokenStream;
 
 /// Requires a valid API key, and optionally scopes, for an async axum handler.
 ///
-/// ```ignore
+/// ```text
 /// #[require_api_key]                                          // any valid key
 /// #[require_api_key(scopes = "items:read")]                    // one scope
 /// #[require_api_key(scopes = ["items:read", "items:write"])]   // all of them
@@ -21,5 +23,37 @@ use proc_macro::TokenStream;
 /// See the `keygate` crate for the full reference.
 #[proc_macro_attribute]
 pub fn require_api_key(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::require_api_key(args.into(), item.into()).into()
+    let declared = declared::Declared::load();
+    expand::require_api_key(args.into(), item.into(), &declared).into()
+}
+
+/// The scopes declared under `[package.metadata.keygate.scopes]` in the calling crate's
+/// `Cargo.toml`, as a `&'static [keygate::DeclaredScope]`, in the order written.
+///
+/// ```text
+/// let gate = keygate::KeyGate::builder()
+///     .declared_scopes(keygate::declared_scopes!())
+///     .build();
+/// ```
+///
+/// A crate without a declaration gets a compile error: there is nothing to hand out.
+#[proc_macro]
+pub fn declared_scopes(input: TokenStream) -> TokenStream {
+    let input = proc_macro2::TokenStream::from(input);
+    if !input.is_empty() {
+        return syn::Error::new_spanned(
+            input,
+            "`declared_scopes!()` takes no arguments: it reads `[package.metadata.keygate.scopes]` from this crate's `Cargo.toml`",
+        )
+        .to_compile_error()
+        .into();
+    }
+    let declared = declared::Declared::load();
+    match declared.expression() {
+        Ok(expression) => expression.into(),
+        Err(error) => {
+            let error = error.to_compile_error();
+            quote::quote!({ #error; &[] as &[::keygate::__private::DeclaredScope] }).into()
+        }
+    }
 }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use keygate::{KeyFilter, KeyGate, KeyRecord, KeyStore, MemoryStore, NewKey, Requirement, StoreError};
+use keygate::{
+    KeyFilter, KeyGate, KeyRecord, KeyStore, MemoryStore, NewKey, Requirement, StoreError,
+};
 use time::OffsetDateTime;
 use tokio::runtime::Runtime;
 

@@ -106,9 +106,13 @@ mod tests {
         let s = all_sources();
         let cases = [
             Request::builder().header("X-Api-Key", "k1").body(()),
-            Request::builder().header("authorization", "bEaReR k1").body(()),
+            Request::builder()
+                .header("authorization", "bEaReR k1")
+                .body(()),
             Request::builder().uri("/x?a=b&api_key=k1").body(()),
-            Request::builder().header("cookie", "a=b; api_key=k1").body(()),
+            Request::builder()
+                .header("cookie", "a=b; api_key=k1")
+                .body(()),
         ];
         for req in cases {
             let p = parts(req.unwrap());
@@ -134,10 +138,7 @@ mod tests {
                 .body(())
                 .unwrap(),
         );
-        assert_eq!(
-            presented_key(&s, &different),
-            Err(RejectionKind::Ambiguous)
-        );
+        assert_eq!(presented_key(&s, &different), Err(RejectionKind::Ambiguous));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use axum::response::Response;
 use time::OffsetDateTime;
 
 use crate::credentials::{Sources, presented_key};
+use crate::declared::{DeclaredScope, grant_is_declared};
 use crate::hash::SecretHasher;
 use crate::identity::ApiKey;
 use crate::key_format::{self, is_valid_prefix};
@@ -55,6 +56,7 @@ pub(crate) struct Inner {
     pub(crate) store: Box<dyn DynStore>,
     pub(crate) rendering: Arc<Rendering>,
     pub(crate) usage: Usage,
+    declared: Option<&'static [DeclaredScope]>,
 }
 
 impl fmt::Debug for KeyGate {
@@ -76,6 +78,16 @@ pub enum KeyError {
         "invalid scope `{0}`: scopes use letters, digits and `:._-` (a granted scope may end in `*`)"
     )]
     InvalidScope(String),
+    /// A scope (or a wildcard grant covering no scope) outside the service's declared scopes.
+    /// Only when the `KeyGate` was given a declaration; see
+    /// [`KeyGateBuilder::declared_scopes`].
+    #[error("{}", undeclared_message(.scope, .declared))]
+    UndeclaredScope {
+        /// The refused scope or wildcard grant.
+        scope: String,
+        /// The declared scopes.
+        declared: Vec<&'static str>,
+    },
     /// The key's name is empty.
     #[error("a key needs a non-empty name")]
     EmptyName,
@@ -108,6 +120,7 @@ pub struct KeyGateBuilder {
     hook: Option<Box<RenderFn>>,
     store: Option<Box<dyn DynStore>>,
     flush_interval: Duration,
+    declared: Option<&'static [DeclaredScope]>,
 }
 
 impl fmt::Debug for KeyGateBuilder {
@@ -215,6 +228,32 @@ impl KeyGateBuilder {
         self
     }
 
+    /// The service's declared scopes, usually [`declared_scopes!()`](crate::declared_scopes).
+    /// Once set, [`KeyGate::create_key`], [`KeyGate::set_key_scopes`] and
+    /// [`KeyGate::rotate_key`] refuse with [`KeyError::UndeclaredScope`] a scope that is not
+    /// declared, and a wildcard grant (`items:*`, `*`) that covers no declared scope. Keys
+    /// already stored are still verified as they are. An empty list declares no scope at all:
+    /// only keys without scopes can be made.
+    ///
+    /// ```
+    /// use keygate::{DeclaredScope, KeyError, KeyGate, NewKey};
+    ///
+    /// static SCOPES: &[DeclaredScope] = &[DeclaredScope::new("items:read", "Read items")];
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// // In a crate with `[package.metadata.keygate.scopes]`:
+    /// // `.declared_scopes(keygate::declared_scopes!())`
+    /// let gate = KeyGate::builder().declared_scopes(SCOPES).build();
+    /// assert!(gate.create_key(NewKey::new("ci").scopes(["items:*"])).await.is_ok());
+    /// let refused = gate.create_key(NewKey::new("ci").scopes(["itmes:read"])).await;
+    /// assert!(matches!(refused, Err(KeyError::UndeclaredScope { .. })));
+    /// # }
+    /// ```
+    pub fn declared_scopes(mut self, scopes: &'static [DeclaredScope]) -> Self {
+        self.declared = Some(scopes);
+        self
+    }
+
     /// Builds the `KeyGate`, or says what is wrong with the configuration.
     pub fn try_build(self) -> Result<KeyGate, ConfigError> {
         if !is_valid_prefix(&self.prefix) {
@@ -281,6 +320,7 @@ impl KeyGateBuilder {
                     hook: self.hook,
                 }),
                 usage: Usage::new(self.flush_interval),
+                declared: self.declared,
             }),
         })
     }
@@ -326,6 +366,7 @@ impl KeyGate {
             hook: None,
             store: None,
             flush_interval: Duration::from_secs(5),
+            declared: None,
         }
     }
 
@@ -342,6 +383,36 @@ impl KeyGate {
     /// Whether `Authorization: Bearer` is read.
     pub fn bearer_enabled(&self) -> bool {
         self.inner.sources.bearer
+    }
+
+    /// The query parameter keys are read from, if that source is enabled.
+    pub fn query_param(&self) -> Option<&str> {
+        self.inner.sources.query.as_deref()
+    }
+
+    /// The cookie keys are read from, if that source is enabled.
+    pub fn cookie_name(&self) -> Option<&str> {
+        self.inner.sources.cookie.as_deref()
+    }
+
+    /// The declared scopes given to [`KeyGateBuilder::declared_scopes`], if any.
+    pub fn declared_scopes(&self) -> Option<&'static [DeclaredScope]> {
+        self.inner.declared
+    }
+
+    /// Refuses grants that are malformed, or outside the declaration when there is one.
+    fn validate_grants(&self, scopes: &[String]) -> Result<(), KeyError> {
+        validate_grants(scopes)?;
+        let Some(declared) = self.inner.declared else {
+            return Ok(());
+        };
+        match scopes.iter().find(|s| !grant_is_declared(s, declared)) {
+            Some(bad) => Err(KeyError::UndeclaredScope {
+                scope: bad.clone(),
+                declared: declared.iter().map(|s| s.name).collect(),
+            }),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn reject(&self, kind: RejectionKind) -> Rejection {
@@ -472,7 +543,10 @@ impl KeyGate {
 
     /// Like [`admit`](Self::admit) with no scope requirement, but `Ok(None)` when the request
     /// presents no key at all.
-    pub(crate) async fn admit_optional(&self, parts: &mut Parts) -> Result<Option<ApiKey>, Rejection> {
+    pub(crate) async fn admit_optional(
+        &self,
+        parts: &mut Parts,
+    ) -> Result<Option<ApiKey>, Rejection> {
         let absent = parts.extensions.get::<ApiKey>().is_none()
             && matches!(presented_key(&self.inner.sources, parts), Ok(None));
         if absent {
@@ -501,7 +575,7 @@ impl KeyGate {
         if new.name.trim().is_empty() {
             return Err(KeyError::EmptyName);
         }
-        validate_grants(&new.scopes)?;
+        self.validate_grants(&new.scopes)?;
         let now = OffsetDateTime::now_utc();
         let expires_at = match new.expires_in {
             Some(lifetime) => Some(expiry_after(now, lifetime, "lifetime")?),
@@ -590,6 +664,8 @@ impl KeyGate {
         if old.revoked_at.is_some() {
             return Err(KeyError::Revoked(key_id.to_owned()));
         }
+        // The declaration may have changed since the old key was made.
+        self.validate_grants(&old.scopes)?;
         let now = OffsetDateTime::now_utc();
         let old_expires_at = if grace.is_zero() {
             now
@@ -627,7 +703,11 @@ impl KeyGate {
         lifetime: Option<Duration>,
     ) -> Result<KeyRecord, KeyError> {
         let expires_at = match lifetime {
-            Some(lifetime) => Some(expiry_after(OffsetDateTime::now_utc(), lifetime, "lifetime")?),
+            Some(lifetime) => Some(expiry_after(
+                OffsetDateTime::now_utc(),
+                lifetime,
+                "lifetime",
+            )?),
             None => None,
         };
         self.change(key_id, |store| store.set_expiry(key_id, expires_at))
@@ -641,7 +721,7 @@ impl KeyGate {
         S: Into<String>,
     {
         let scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
-        validate_grants(&scopes)?;
+        self.validate_grants(&scopes)?;
         self.change(key_id, |store| store.set_scopes(key_id, &scopes))
             .await
     }
@@ -679,13 +759,31 @@ fn validate_grants(scopes: &[String]) -> Result<(), KeyError> {
     }
 }
 
+fn undeclared_message(scope: &str, declared: &[&str]) -> String {
+    let what = if scope.ends_with('*') {
+        format!("wildcard grant `{scope}` covers no declared scope")
+    } else {
+        format!("scope `{scope}` is not declared")
+    };
+    if declared.is_empty() {
+        format!("{what}; this service declares no scope")
+    } else {
+        format!(
+            "{what}; the declared scopes are `{}`",
+            declared.join("`, `")
+        )
+    }
+}
+
 fn expiry_after(
     now: OffsetDateTime,
     lifetime: Duration,
     what: &str,
 ) -> Result<OffsetDateTime, KeyError> {
     if lifetime.is_zero() {
-        return Err(KeyError::InvalidDuration(format!("the {what} must be positive")));
+        return Err(KeyError::InvalidDuration(format!(
+            "the {what} must be positive"
+        )));
     }
     if lifetime > MAX_LIFETIME {
         return Err(KeyError::InvalidDuration(format!(

@@ -158,7 +158,11 @@ mod tests {
         assert_eq!(plain.matches(&a, "secret"), Some(true));
         assert_eq!(plain.matches(&a, "secreT"), Some(false));
         assert_eq!(peppered.matches(&b, "secret"), Some(true));
-        assert_eq!(peppered.matches(&a, "secret"), Some(true), "old SHA-256 keys keep working");
+        assert_eq!(
+            peppered.matches(&a, "secret"),
+            Some(true),
+            "old SHA-256 keys keep working"
+        );
         assert_eq!(plain.matches(&b, "secret"), None);
         let other = SecretHasher::new(Some(b"other pepper"));
         assert_eq!(other.matches(&b, "secret"), Some(false));

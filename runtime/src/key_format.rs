@@ -41,7 +41,9 @@ pub(crate) fn is_valid_prefix(prefix: &str) -> bool {
     !prefix.is_empty()
         && !prefix.starts_with('_')
         && !prefix.ends_with('_')
-        && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// A well-formed key, borrowed from the presented string.

@@ -40,38 +40,57 @@
 #![warn(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+mod audit;
+#[cfg(feature = "cache")]
+mod cache;
 mod credentials;
+mod declared;
+mod duration;
 mod extract;
 mod gate;
 mod hash;
 mod identity;
 mod key_format;
 mod layer;
+#[cfg(feature = "utoipa")]
+pub mod openapi;
 mod record;
 pub mod reject;
 mod scope;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 mod store;
 #[cfg(feature = "test-util")]
 mod testing;
 mod usage;
 
+pub use audit::{ProtectedHandler, protected_routes};
+#[cfg(feature = "cache")]
+pub use cache::{CachedStore, CachedStoreBuilder};
+pub use declared::DeclaredScope;
+pub use duration::{DurationError, parse_duration};
 pub use extract::Guard;
 pub use gate::{ConfigError, KeyError, KeyGate, KeyGateBuilder, MAX_LIFETIME};
 pub use hash::{HashVersion, KeyHash};
 pub use identity::ApiKey;
 pub use key_format::FormatError;
-pub use keygate_macros::require_api_key;
+pub use keygate_macros::{declared_scopes, require_api_key};
 pub use layer::{RequireKey, RequireKeyLayer};
 pub use record::{CreatedKey, KeyFilter, KeyRecord, KeyState, NewKey, PlaintextKey};
 pub use reject::{Rejection, RejectionKind};
 pub use scope::{Requirement, ScopeMatch, ScopeRequirement, is_valid_grant, is_valid_scope};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sql::{ConnectError, SqlStore, SqlStoreBuilder};
 pub use store::{BoxError, KeyStore, MemoryStore, StoreError};
 
 /// What `#[require_api_key]` expands to. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::audit::ProtectedHandler;
+    pub use crate::declared::DeclaredScope;
     pub use crate::extract::Guard;
     pub use crate::scope::{ScopeMatch, ScopeRequirement};
+    pub use inventory;
 
     /// Satisfied by router states that give keygate its [`KeyGate`](crate::KeyGate). A
     /// handler whose state type is known gets a check against it, and the compiler's note names

@@ -103,8 +103,7 @@ impl RejectionKind {
             RejectionKind::Expired => "The API key has expired.".to_owned(),
             RejectionKind::Revoked => "The API key has been revoked.".to_owned(),
             RejectionKind::Ambiguous => {
-                "The request presents more than one different API key; send exactly one."
-                    .to_owned()
+                "The request presents more than one different API key; send exactly one.".to_owned()
             }
             RejectionKind::InsufficientScope { required, mode } => {
                 let list = required.join(", ");
@@ -152,7 +151,9 @@ pub struct Rejection {
 
 impl fmt::Debug for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Rejection").field("kind", &self.kind).finish()
+        f.debug_struct("Rejection")
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 

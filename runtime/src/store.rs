@@ -165,12 +165,20 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// [`KeyStore`] made object-safe, so `KeyGate` is one type whatever store it holds.
 pub(crate) trait DynStore: Send + Sync + 'static {
-    fn fetch<'a>(&'a self, key_id: &'a str)
-    -> BoxFuture<'a, Result<Option<Arc<KeyRecord>>, StoreError>>;
+    fn fetch<'a>(
+        &'a self,
+        key_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<KeyRecord>>, StoreError>>;
     fn insert(&self, record: KeyRecord) -> BoxFuture<'_, Result<(), StoreError>>;
-    fn list<'a>(&'a self, filter: &'a KeyFilter) -> BoxFuture<'a, Result<Vec<KeyRecord>, StoreError>>;
-    fn revoke<'a>(&'a self, key_id: &'a str, at: OffsetDateTime)
-    -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn list<'a>(
+        &'a self,
+        filter: &'a KeyFilter,
+    ) -> BoxFuture<'a, Result<Vec<KeyRecord>, StoreError>>;
+    fn revoke<'a>(
+        &'a self,
+        key_id: &'a str,
+        at: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn set_expiry<'a>(
         &'a self,
         key_id: &'a str,
@@ -203,7 +211,10 @@ impl<T: KeyStore> DynStore for T {
     fn insert(&self, record: KeyRecord) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(KeyStore::insert(self, record))
     }
-    fn list<'a>(&'a self, filter: &'a KeyFilter) -> BoxFuture<'a, Result<Vec<KeyRecord>, StoreError>> {
+    fn list<'a>(
+        &'a self,
+        filter: &'a KeyFilter,
+    ) -> BoxFuture<'a, Result<Vec<KeyRecord>, StoreError>> {
         Box::pin(KeyStore::list(self, filter))
     }
     fn revoke<'a>(
@@ -233,7 +244,12 @@ impl<T: KeyStore> DynStore for T {
         replacement: KeyRecord,
         old_expires_at: OffsetDateTime,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(KeyStore::rotate(self, old_key_id, replacement, old_expires_at))
+        Box::pin(KeyStore::rotate(
+            self,
+            old_key_id,
+            replacement,
+            old_expires_at,
+        ))
     }
     fn record_last_used<'a>(
         &'a self,
@@ -341,7 +357,10 @@ impl KeyStore for MemoryStore {
         };
         let old = Arc::make_mut(old);
         old.rotated_to = Some(replacement.key_id.clone());
-        old.expires_at = Some(old.expires_at.map_or(old_expires_at, |e| e.min(old_expires_at)));
+        old.expires_at = Some(
+            old.expires_at
+                .map_or(old_expires_at, |e| e.min(old_expires_at)),
+        );
         records.insert(replacement.key_id.clone(), Arc::new(replacement));
         Ok(true)
     }

@@ -173,7 +173,10 @@ async fn example() -> Service {
 /// `presented`.
 async fn problem(response: reqwest::Response, status: StatusCode, presented: &str) -> Value {
     assert_eq!(response.status(), status);
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(content_type, "application/problem+json");
     let challenges: Vec<String> = response
         .headers()
@@ -315,18 +318,30 @@ async fn expired_and_revoked_keys_are_named_only_when_the_secret_matched() {
     let svc = example().await;
     let expired = svc
         .gate
-        .create_key(NewKey::new("short").scopes(["items:read"]).expires_in(Duration::from_millis(1)))
+        .create_key(
+            NewKey::new("short")
+                .scopes(["items:read"])
+                .expires_in(Duration::from_millis(1)),
+        )
         .await
         .unwrap();
-    minted().lock().unwrap().insert(expired.key.expose().to_owned());
+    minted()
+        .lock()
+        .unwrap()
+        .insert(expired.key.expose().to_owned());
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let response = svc.get("/items", &[("x-api-key", expired.key.expose())]).await;
+    let response = svc
+        .get("/items", &[("x-api-key", expired.key.expose())])
+        .await;
     let p = problem(response, StatusCode::UNAUTHORIZED, expired.key.expose()).await;
     assert_eq!(p["code"], "expired_api_key");
 
     let revoked = svc.mint(&["items:read"]).await;
     let key_id = &revoked["demo_".len().."demo_".len() + 12];
-    assert_eq!(svc.get("/items", &[("x-api-key", &revoked)]).await.status(), 200);
+    assert_eq!(
+        svc.get("/items", &[("x-api-key", &revoked)]).await.status(),
+        200
+    );
     svc.gate.revoke_key(key_id).await.unwrap();
     let response = svc.get("/items", &[("x-api-key", &revoked)]).await;
     let p = problem(response, StatusCode::UNAUTHORIZED, &revoked).await;
@@ -337,7 +352,11 @@ async fn expired_and_revoked_keys_are_named_only_when_the_secret_matched() {
     let at = "demo_".len() + 13;
     wrong[at] = if wrong[at] == b'x' { b'y' } else { b'x' };
     let body = String::from_utf8(wrong).unwrap();
-    let wrong = format!("{}{}", &body[..body.len() - 6], checksum(&body[..body.len() - 6]));
+    let wrong = format!(
+        "{}{}",
+        &body[..body.len() - 6],
+        checksum(&body[..body.len() - 6])
+    );
     let response = svc.get("/items", &[("x-api-key", &wrong)]).await;
     let p = problem(response, StatusCode::UNAUTHORIZED, &wrong).await;
     assert_eq!(p["code"], "invalid_api_key");
@@ -399,9 +418,20 @@ async fn scopes_are_enforced_with_403_naming_them() {
             .header("x-api-key", key)
             .send()
     };
-    assert_eq!(delete("1", &admin).await.unwrap().status(), StatusCode::NO_CONTENT);
-    assert_eq!(delete("1", &admin).await.unwrap().status(), StatusCode::NOT_FOUND);
-    let p = problem(delete("2", &read).await.unwrap(), StatusCode::FORBIDDEN, &read).await;
+    assert_eq!(
+        delete("1", &admin).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        delete("1", &admin).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let p = problem(
+        delete("2", &read).await.unwrap(),
+        StatusCode::FORBIDDEN,
+        &read,
+    )
+    .await;
     assert_eq!(p["required_scopes"], serde_json::json!(["admin"]));
 }
 
@@ -452,15 +482,31 @@ async fn query_and_cookie_sources_work_when_enabled() {
         .build();
     let svc = example_with(gate).await;
     let key = svc.mint(&["items:read"]).await;
-    assert_eq!(svc.get(&format!("/items?api_key={key}"), &[]).await.status(), 200);
+    assert_eq!(
+        svc.get(&format!("/items?api_key={key}"), &[])
+            .await
+            .status(),
+        200
+    );
     let cookie = format!("theme=dark; session_key={key}");
-    assert_eq!(svc.get("/items", &[("cookie", &cookie)]).await.status(), 200);
+    assert_eq!(
+        svc.get("/items", &[("cookie", &cookie)]).await.status(),
+        200
+    );
     // Bearer is off: a bearer token is no key at all.
     let bearer = format!("Bearer {key}");
     let response = svc.get("/items", &[("authorization", &bearer)]).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    let challenges: Vec<_> = response.headers().get_all("www-authenticate").iter().collect();
-    assert_eq!(challenges.len(), 3, "header, query and cookie: {challenges:?}");
+    let challenges: Vec<_> = response
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .collect();
+    assert_eq!(
+        challenges.len(),
+        3,
+        "header, query and cookie: {challenges:?}"
+    );
 }
 
 #[tokio::test]
@@ -479,7 +525,9 @@ async fn unknown_routes_are_404_not_401_and_health_is_public() {
 async fn whoami_returns_identity_never_the_secret() {
     let svc = example().await;
     let key = svc.mint(&["items:read"]).await;
-    let response = svc.get("/whoami", &[("authorization", &format!("Bearer {key}"))]).await;
+    let response = svc
+        .get("/whoami", &[("authorization", &format!("Bearer {key}"))])
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let body = response.text().await.unwrap();
     assert!(!body.contains(&key[key.len() - 49..key.len() - 6]));
@@ -491,10 +539,16 @@ async fn whoami_returns_identity_never_the_secret() {
 #[tokio::test]
 async fn a_failing_store_is_503_never_200_and_service_resumes() {
     let store = Arc::new(ProbeStore::default());
-    let gate = KeyGate::builder().prefix("demo").store(store.clone()).build();
+    let gate = KeyGate::builder()
+        .prefix("demo")
+        .store(store.clone())
+        .build();
     let svc = example_with(gate).await;
     let key = svc.mint(&["items:read"]).await;
-    assert_eq!(svc.get("/items", &[("x-api-key", &key)]).await.status(), 200);
+    assert_eq!(
+        svc.get("/items", &[("x-api-key", &key)]).await.status(),
+        200
+    );
     store.down.store(true, Ordering::SeqCst);
     let response = svc.get("/items", &[("x-api-key", &key)]).await;
     let p = problem(response, StatusCode::SERVICE_UNAVAILABLE, &key).await;
@@ -503,9 +557,16 @@ async fn a_failing_store_is_503_never_200_and_service_resumes() {
     let before = store.fetches.load(Ordering::SeqCst);
     let response = svc.get("/items", &[("x-api-key", "demo_garbage")]).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(store.fetches.load(Ordering::SeqCst), before, "no store call for a malformed key");
+    assert_eq!(
+        store.fetches.load(Ordering::SeqCst),
+        before,
+        "no store call for a malformed key"
+    );
     store.down.store(false, Ordering::SeqCst);
-    assert_eq!(svc.get("/items", &[("x-api-key", &key)]).await.status(), 200);
+    assert_eq!(
+        svc.get("/items", &[("x-api-key", &key)]).await.status(),
+        200
+    );
 }
 
 #[require_api_key(scopes = "items:read")]
@@ -521,7 +582,10 @@ async fn layered_open(key: ApiKey) -> String {
 async fn route_layer_protects_every_route_and_the_attribute_reuses_its_identity() {
     init_logging();
     let store = Arc::new(ProbeStore::default());
-    let gate = KeyGate::builder().prefix("demo").store(store.clone()).build();
+    let gate = KeyGate::builder()
+        .prefix("demo")
+        .store(store.clone())
+        .build();
     let router = Router::new()
         .route("/items", get(layered_items))
         .route("/open", get(layered_open))
@@ -535,7 +599,11 @@ async fn route_layer_protects_every_route_and_the_attribute_reuses_its_identity(
     let response = client.get(format!("{base}/open")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let response = client.get(format!("{base}/nope")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::NOT_FOUND, "route_layer keeps 404s");
+    assert_eq!(
+        response.status(),
+        StatusCode::NOT_FOUND,
+        "route_layer keeps 404s"
+    );
 
     let before = store.fetches.load(Ordering::SeqCst);
     let response = client
@@ -577,12 +645,20 @@ async fn greet(key: Option<ApiKey>) -> String {
 async fn optional_api_key_is_none_without_a_key_and_401_with_a_bad_one() {
     init_logging();
     let gate = KeyGate::builder().prefix("demo").build();
-    let base = serve(Router::new().route("/greet", get(greet)).with_state(gate.clone())).await;
+    let base = serve(
+        Router::new()
+            .route("/greet", get(greet))
+            .with_state(gate.clone()),
+    )
+    .await;
     let client = reqwest::Client::new();
     let key = gate.mint_test_key(["x"]).await;
     let text = |r: reqwest::Response| async move { (r.status(), r.text().await.unwrap()) };
     let anonymous = client.get(format!("{base}/greet")).send().await.unwrap();
-    assert_eq!(text(anonymous).await, (StatusCode::OK, "hello stranger".to_owned()));
+    assert_eq!(
+        text(anonymous).await,
+        (StatusCode::OK, "hello stranger".to_owned())
+    );
     let known = client
         .get(format!("{base}/greet"))
         .header("x-api-key", &key)
@@ -622,7 +698,10 @@ async fn a_rendering_hook_changes_the_body_not_the_decision() {
         r#"ApiKey realm="api", header="x-token""#
     );
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body, serde_json::json!({"detail": "This endpoint requires an API key."}));
+    assert_eq!(
+        body,
+        serde_json::json!({"detail": "This endpoint requires an API key."})
+    );
     let key = svc.mint(&["items:read"]).await;
     assert_eq!(svc.get("/items", &[("X-Token", &key)]).await.status(), 200);
     assert_eq!(
@@ -637,14 +716,36 @@ async fn last_used_is_recorded_in_batches() {
     let svc = example().await;
     let key = svc.mint(&["items:read"]).await;
     let key_id = &key["demo_".len().."demo_".len() + 12];
-    assert!(svc.gate.get_key(key_id).await.unwrap().last_used_at.is_none());
-    assert_eq!(svc.get("/items", &[("x-api-key", &key)]).await.status(), 200);
     assert!(
-        svc.gate.get_key(key_id).await.unwrap().last_used_at.is_none(),
+        svc.gate
+            .get_key(key_id)
+            .await
+            .unwrap()
+            .last_used_at
+            .is_none()
+    );
+    assert_eq!(
+        svc.get("/items", &[("x-api-key", &key)]).await.status(),
+        200
+    );
+    assert!(
+        svc.gate
+            .get_key(key_id)
+            .await
+            .unwrap()
+            .last_used_at
+            .is_none(),
         "no store write per request"
     );
     svc.gate.flush_usage().await.unwrap();
-    assert!(svc.gate.get_key(key_id).await.unwrap().last_used_at.is_some());
+    assert!(
+        svc.gate
+            .get_key(key_id)
+            .await
+            .unwrap()
+            .last_used_at
+            .is_some()
+    );
 }
 
 #[tokio::test]
@@ -665,8 +766,14 @@ async fn no_log_line_or_debug_output_contains_a_secret() {
         format!("{:?}", svc.gate.verify(&key).await.unwrap()),
         format!("{:?}", svc.gate),
     ] {
-        assert!(!printed.contains(secret), "Debug leaked the secret: {printed}");
-        assert!(!printed.contains(&created.record.hash.digest_hex()), "Debug leaked the hash");
+        assert!(
+            !printed.contains(secret),
+            "Debug leaked the secret: {printed}"
+        );
+        assert!(
+            !printed.contains(&created.record.hash.digest_hex()),
+            "Debug leaked the hash"
+        );
     }
     for path in ["/items", "/whoami", "/nope"] {
         let _ = svc.get(path, &[("x-api-key", &key)]).await;

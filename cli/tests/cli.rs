@@ -1,0 +1,299 @@
+//! The `keygate` command line end to end, against a temporary SQLite file.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+struct Db(PathBuf);
+
+impl Db {
+    fn new(tag: &str) -> Db {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        Db(std::env::temp_dir().join(format!(
+            "keygate-cli-{tag}-{}-{nanos}.db",
+            std::process::id()
+        )))
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.0.display())
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
+
+fn keygate(db: &Db, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keygate"))
+        .args(args)
+        .env("KEYGATE_DATABASE_URL", db.url())
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run keygate");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs a command that must fail with exactly one line on stderr, and returns that line.
+fn fails(db: &Db, args: &[&str]) -> String {
+    let output = keygate(db, args, None);
+    let err = stderr(&output);
+    assert!(
+        !output.status.success(),
+        "{args:?} succeeded: {}",
+        stdout(&output)
+    );
+    assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+    err.trim().to_owned()
+}
+
+fn create(db: &Db, args: &[&str]) -> (String, String) {
+    let output = keygate(db, args, None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("it will not be shown again"), "{out}");
+    let key = out.lines().next().unwrap().trim().to_owned();
+    let id = key.split('_').nth(1).unwrap().to_owned();
+    (key, id)
+}
+
+#[test]
+fn create_list_verify_revoke() {
+    let db = Db::new("e2e");
+    let (key, id) = create(
+        &db,
+        &[
+            "keys",
+            "create",
+            "--prefix",
+            "demo",
+            "--name",
+            "ci-deploy",
+            "--owner",
+            "team-infra",
+            "--scopes",
+            "items:read,items:write",
+            "--expires-in",
+            "90d",
+        ],
+    );
+    assert!(key.starts_with("demo_"), "{key}");
+
+    let list = keygate(&db, &["keys", "list"], None);
+    assert!(list.status.success());
+    let table = stdout(&list);
+    assert!(table.starts_with("KEY ID"), "{table}");
+    assert!(table.contains(&id) && table.contains("ci-deploy") && table.contains("active"));
+    assert!(!table.contains(&key), "never a key in a listing");
+
+    let json = keygate(
+        &db,
+        &["keys", "list", "--json", "--owner", "team-infra"],
+        None,
+    );
+    let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(parsed[0]["key_id"], id.as_str());
+    assert_eq!(
+        parsed[0]["scopes"],
+        serde_json::json!(["items:read", "items:write"])
+    );
+    assert!(!stdout(&json).contains(&key));
+    let none = keygate(&db, &["keys", "list", "--json", "--owner", "nobody"], None);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&none.stdout).unwrap(),
+        serde_json::json!([])
+    );
+
+    let show = keygate(&db, &["keys", "show", &id], None);
+    assert!(show.status.success());
+    assert!(stdout(&show).contains("team-infra"));
+
+    let verify = keygate(&db, &["keys", "verify"], Some(&format!("{key}\n")));
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    let said = stdout(&verify);
+    assert!(said.starts_with("valid"), "{said}");
+    assert!(
+        said.contains(&id) && said.contains("items:read items:write"),
+        "{said}"
+    );
+
+    let revoke = keygate(&db, &["keys", "revoke", &id], None);
+    assert!(revoke.status.success());
+    let verify = keygate(&db, &["keys", "verify"], Some(&key));
+    assert!(!verify.status.success());
+    assert_eq!(stdout(&verify).trim(), "invalid (revoked_api_key)");
+
+    let active = stdout(&keygate(&db, &["keys", "list"], None));
+    assert!(
+        !active.contains(&id),
+        "revoked keys are hidden without --all"
+    );
+    let all = stdout(&keygate(&db, &["keys", "list", "--all"], None));
+    assert!(all.contains(&id) && all.contains("revoked"));
+
+    let garbage = keygate(&db, &["keys", "verify"], Some("demo_not_a_key"));
+    assert_eq!(stdout(&garbage).trim(), "invalid (invalid_api_key)");
+}
+
+#[test]
+fn rotate_keeps_the_old_key_for_the_grace_period() {
+    let db = Db::new("rotate");
+    let (old, old_id) = create(
+        &db,
+        &["keys", "create", "--prefix", "demo", "--name", "partner"],
+    );
+    let output = keygate(&db, &["keys", "rotate", &old_id, "--grace", "24h"], None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let new = stdout(&output).lines().next().unwrap().trim().to_owned();
+    assert_ne!(new, old);
+    for key in [&old, &new] {
+        assert!(
+            keygate(&db, &["keys", "verify"], Some(key))
+                .status
+                .success()
+        );
+    }
+    let shown = stdout(&keygate(&db, &["keys", "show", &old_id, "--json"], None));
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert!(shown["rotated_to"].is_string() && shown["expires_at"].is_string());
+}
+
+#[test]
+fn errors_are_one_line_and_write_nothing() {
+    let db = Db::new("errors");
+    let (_, id) = create(
+        &db,
+        &["keys", "create", "--prefix", "demo", "--name", "first"],
+    );
+    let count = || {
+        let json = keygate(&db, &["keys", "list", "--all", "--json"], None);
+        serde_json::from_slice::<serde_json::Value>(&json.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count(), 1);
+
+    for bad in ["0d", "-1d", "soon", "1.5h", "99999999w", "10y"] {
+        let line = fails(&db, &["keys", "create", "--name", "x", "--expires-in", bad]);
+        assert!(line.contains("invalid duration"), "{bad}: {line}");
+    }
+    let line = fails(
+        &db,
+        &[
+            "keys",
+            "create",
+            "--name",
+            "x",
+            "--scopes",
+            "items:read,no spaces",
+        ],
+    );
+    assert!(line.contains("invalid scope"), "{line}");
+    let line = fails(&db, &["keys", "create", "--name", "x", "--prefix", "other"]);
+    assert!(line.contains("prefix"), "{line}");
+    let line = fails(&db, &["keys", "rotate", &id, "--grace", "0h"]);
+    assert!(line.contains("invalid duration"), "{line}");
+    for args in [
+        &["keys", "show", "nosuchkey000"][..],
+        &["keys", "revoke", "nosuchkey000"],
+        &["keys", "rotate", "nosuchkey000"],
+    ] {
+        let line = fails(&db, args);
+        assert!(
+            line.contains("no key with id `nosuchkey000`"),
+            "{args:?}: {line}"
+        );
+    }
+    assert_eq!(count(), 1, "nothing was written");
+
+    let line = fails(
+        &db,
+        &[
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+            "keys",
+            "list",
+        ],
+    );
+    assert!(line.contains("cannot open the key database"), "{line}");
+    let line = fails(
+        &db,
+        &["--database-url", "mysql://localhost/x", "keys", "list"],
+    );
+    assert!(line.contains("invalid database URL"), "{line}");
+    let line = fails(
+        &db,
+        &[
+            "--pepper-env",
+            "KEYGATE_TEST_NO_SUCH_VARIABLE",
+            "keys",
+            "list",
+        ],
+    );
+    assert!(line.contains("KEYGATE_TEST_NO_SUCH_VARIABLE"), "{line}");
+}
+
+#[test]
+fn a_file_that_is_not_a_keygate_database_is_left_alone() {
+    let db = Db::new("foreign");
+    let bytes = b"just some notes, not a database\n".repeat(20);
+    std::fs::write(&db.0, &bytes).unwrap();
+    let line = fails(&db, &["keys", "list"]);
+    assert!(line.contains("not a SQLite database"), "{line}");
+    assert_eq!(std::fs::read(&db.0).unwrap(), bytes);
+}
+
+#[test]
+fn a_fresh_database_needs_a_prefix_to_mint() {
+    let db = Db::new("noprefix");
+    let line = fails(&db, &["keys", "create", "--name", "x"]);
+    assert!(line.contains("--prefix"), "{line}");
+    let output = keygate(&db, &["keys", "list"], None);
+    assert!(output.status.success());
+    assert_eq!(stdout(&output).trim(), "no keys");
+}
+
+#[test]
+fn usage_mistakes_are_one_line_too() {
+    let db = Db::new("usage");
+    let line = fails(&db, &["keys", "create"]);
+    assert!(line.contains("--name"), "{line}");
+    let line = fails(&db, &["keys", "frobnicate"]);
+    assert!(line.contains("frobnicate"), "{line}");
+    let help = keygate(&db, &["keys", "--help"], None);
+    assert!(help.status.success());
+    assert!(stdout(&help).contains("create"));
+}

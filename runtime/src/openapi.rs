@@ -1,0 +1,290 @@
+//! OpenAPI documents that say what keygate enforces (feature `utoipa`).
+//!
+//! [`secure`] adds to a utoipa [`OpenApi`] document:
+//!
+//! - a security scheme for each credential source the [`KeyGate`] reads: `api_key` (apiKey in the
+//!   configured header), `bearer` (HTTP bearer), and `api_key_query` / `api_key_cookie` when
+//!   those are enabled. Each scheme's description lists the declared scopes with their
+//!   descriptions (OpenAPI 3.1 apiKey and bearer schemes have no scope map of their own);
+//! - for every operation whose handler carries `#[require_api_key]`, a security requirement
+//!   naming its scopes (with `any_scopes`, one requirement per scope: any one of them admits),
+//!   and `401` and `403` responses whose body is the [`Problem`](#problem) schema as
+//!   `application/problem+json`.
+//!
+//! Operations are matched to handlers by `operationId`, which `#[utoipa::path]` sets to the
+//! handler's function name unless told otherwise, so the order of `#[utoipa::path]` and
+//! `#[require_api_key]` on the handler does not matter. Keep the default `operationId` (or set
+//! it to the function name) on protected handlers. Operations of unprotected handlers are left
+//! without security.
+//!
+//! ```
+//! use keygate::{KeyGate, require_api_key};
+//! use utoipa::OpenApi;
+//!
+//! #[utoipa::path(get, path = "/items", responses((status = 200, description = "The items")))]
+//! #[require_api_key(scopes = "items:read")]
+//! async fn list_items() -> &'static str {
+//!     "[]"
+//! }
+//!
+//! #[derive(OpenApi)]
+//! #[openapi(paths(list_items))]
+//! struct Api;
+//!
+//! let gate = KeyGate::builder().build();
+//! let mut doc = Api::openapi();
+//! keygate::openapi::secure(&gate, &mut doc);
+//! let json = serde_json::to_value(&doc).unwrap();
+//! let get = &json["paths"]["/items"]["get"];
+//! assert_eq!(get["security"][0]["api_key"][0], "items:read");
+//! assert!(get["responses"]["403"].is_object());
+//! ```
+//!
+//! # Problem
+//!
+//! The schema named `KeygateProblem` in `components.schemas`: an RFC 9457 problem document with
+//! keygate's stable `code`, and `required_scopes` and `scope_match` on a 403.
+
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{Components, ContentBuilder, OpenApi, Ref, RefOr};
+
+use crate::audit::{ProtectedHandler, protected_routes};
+use crate::declared::DeclaredScope;
+use crate::gate::KeyGate;
+use crate::scope::ScopeMatch;
+
+/// The name of the problem document schema in `components.schemas`.
+pub const PROBLEM_SCHEMA: &str = "KeygateProblem";
+/// The name of the 401 response in `components.responses`.
+pub const UNAUTHORIZED_RESPONSE: &str = "KeygateUnauthorized";
+/// The name of the 403 response in `components.responses`.
+pub const FORBIDDEN_RESPONSE: &str = "KeygateForbidden";
+
+/// Adds keygate's security schemes, and the security requirements and 401/403 responses of
+/// every protected operation, to `openapi`. See the [module documentation](self).
+///
+/// Returns the protected handlers that no operation was matched to: handlers left out of the
+/// document, handlers whose `operationId` was changed, and handlers sharing a name (and so an
+/// operation id) with another protected handler of different requirements. A service that
+/// documents every route can assert that, among its own handlers, this is empty.
+pub fn secure(gate: &KeyGate, openapi: &mut OpenApi) -> Vec<&'static ProtectedHandler> {
+    let schemes = schemes(gate);
+    let components = openapi.components.get_or_insert_with(Components::new);
+    for (name, scheme) in &schemes {
+        components.add_security_scheme(*name, scheme.clone());
+    }
+    components
+        .schemas
+        .insert(PROBLEM_SCHEMA.to_owned(), problem_schema().into());
+    for (name, response) in [
+        (UNAUTHORIZED_RESPONSE, unauthorized()),
+        (FORBIDDEN_RESPONSE, forbidden()),
+    ] {
+        components
+            .responses
+            .insert(name.to_owned(), RefOr::T(response));
+    }
+
+    let handlers = protected_routes();
+    let mut matched: Vec<&'static ProtectedHandler> = Vec::new();
+    let scheme_names: Vec<&str> = schemes.iter().map(|(name, _)| *name).collect();
+    for item in openapi.paths.paths.values_mut() {
+        for operation in operations(item) {
+            let Some(id) = operation.operation_id.clone() else {
+                continue;
+            };
+            let mut named = handlers.iter().filter(|h| h.name == id);
+            let Some(first) = named.next() else { continue };
+            if named.any(|other| other.requirement() != first.requirement()) {
+                continue;
+            }
+            protect(operation, first, &scheme_names);
+            matched.extend(handlers.iter().filter(|h| h.name == id));
+        }
+    }
+    handlers
+        .into_iter()
+        .filter(|h| !matched.contains(h))
+        .collect()
+}
+
+/// The security schemes matching the gate's credential sources, by name.
+fn schemes(gate: &KeyGate) -> Vec<(&'static str, SecurityScheme)> {
+    let scopes = scope_list(gate.declared_scopes());
+    let mut schemes = Vec::new();
+    if let Some(header) = gate.header_name() {
+        schemes.push((
+            "api_key",
+            api_key(ApiKey::Header, header.as_str(), "header", &scopes),
+        ));
+    }
+    if gate.bearer_enabled() {
+        let description = format!("An API key in `Authorization: Bearer <key>`.{scopes}");
+        schemes.push((
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(description))
+                    .build(),
+            ),
+        ));
+    }
+    if let Some(name) = gate.query_param() {
+        schemes.push((
+            "api_key_query",
+            api_key(ApiKey::Query, name, "query parameter", &scopes),
+        ));
+    }
+    if let Some(name) = gate.cookie_name() {
+        schemes.push((
+            "api_key_cookie",
+            api_key(ApiKey::Cookie, name, "cookie", &scopes),
+        ));
+    }
+    schemes
+}
+
+fn api_key(
+    place: fn(ApiKeyValue) -> ApiKey,
+    name: &str,
+    what: &str,
+    scopes: &str,
+) -> SecurityScheme {
+    let description = format!("An API key in the `{name}` {what}.{scopes}");
+    SecurityScheme::ApiKey(place(ApiKeyValue::with_description(
+        name.to_owned(),
+        description,
+    )))
+}
+
+/// The declared scopes as a Markdown list for scheme descriptions.
+fn scope_list(declared: Option<&[DeclaredScope]>) -> String {
+    match declared {
+        Some(scopes) if !scopes.is_empty() => {
+            let mut text = String::from("\n\nScopes:\n");
+            for scope in scopes {
+                text.push_str(&format!("\n- `{}`: {}", scope.name, scope.description));
+            }
+            text
+        }
+        _ => String::new(),
+    }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
+}
+
+fn protect(operation: &mut Operation, handler: &ProtectedHandler, schemes: &[&str]) {
+    let mut security = Vec::new();
+    for scheme in schemes {
+        match handler.mode {
+            ScopeMatch::Any if !handler.scopes.is_empty() => {
+                for scope in handler.scopes {
+                    security.push(SecurityRequirement::new(*scheme, [*scope]));
+                }
+            }
+            _ => security.push(SecurityRequirement::new(
+                *scheme,
+                handler.scopes.iter().copied(),
+            )),
+        }
+    }
+    operation.security = Some(security);
+    let responses = &mut operation.responses.responses;
+    responses
+        .entry("401".to_owned())
+        .or_insert_with(|| Ref::from_response_name(UNAUTHORIZED_RESPONSE).into());
+    if !handler.scopes.is_empty() {
+        responses
+            .entry("403".to_owned())
+            .or_insert_with(|| Ref::from_response_name(FORBIDDEN_RESPONSE).into());
+    }
+}
+
+fn problem_response(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(PROBLEM_SCHEMA)))
+                .build(),
+        )
+        .build()
+}
+
+fn unauthorized() -> Response {
+    problem_response(
+        "No valid API key: `code` is `missing_api_key`, `invalid_api_key`, `expired_api_key`, `revoked_api_key` or `ambiguous_api_key`.",
+    )
+}
+
+fn forbidden() -> Response {
+    problem_response(
+        "The API key lacks the required scopes: `code` is `insufficient_scope`, and `required_scopes` names them.",
+    )
+}
+
+fn string(description: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+}
+
+fn problem_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "An RFC 9457 problem document with keygate's stable machine-readable `code`.",
+        ))
+        .property(
+            "type",
+            string("Where the code is documented.")
+                .format(Some(SchemaFormat::Custom("uri".to_owned()))),
+        )
+        .property("title", string("A short summary of the code."))
+        .property(
+            "status",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .description(Some("The HTTP status.")),
+        )
+        .property("detail", string("What went wrong, for a person."))
+        .property("code", string("The stable machine-readable code."))
+        .property(
+            "required_scopes",
+            ArrayBuilder::new()
+                .items(ObjectBuilder::new().schema_type(Type::String))
+                .description(Some(
+                    "On `insufficient_scope`: the scopes the route requires.",
+                )),
+        )
+        .property(
+            "scope_match",
+            string("On `insufficient_scope`: whether `all` or `any` of them are needed.")
+                .enum_values(Some(["all", "any"])),
+        )
+        .required("type")
+        .required("title")
+        .required("status")
+        .required("code")
+        .into()
+}

@@ -1,0 +1,245 @@
+//! The example's access table and OpenAPI document: every route but the public ones is
+//! protected, and the served document says so, checked by a real OpenAPI 3.1 validator.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use keygate::{KeyGate, ProtectedHandler, ScopeMatch, protected_routes, require_api_key};
+use keygate_example::access::{self, PUBLIC_ROUTES};
+use keygate_example::{AppState, Items, app, openapi};
+use serde_json::Value;
+use utoipa::OpenApi;
+
+fn gate() -> KeyGate {
+    KeyGate::builder()
+        .declared_scopes(keygate_example::DECLARED_SCOPES)
+        .build()
+}
+
+fn example_handlers() -> Vec<&'static ProtectedHandler> {
+    protected_routes()
+        .into_iter()
+        .filter(|h| h.module_path.starts_with("keygate_example"))
+        .collect()
+}
+
+#[test]
+fn every_route_but_the_public_ones_is_protected() {
+    let table = access::table(&openapi(&gate()));
+    let unprotected: Vec<_> = table
+        .iter()
+        .filter(|r| r.is_unexpectedly_public())
+        .collect();
+    assert!(
+        unprotected.is_empty(),
+        "unprotected routes: {unprotected:#?}"
+    );
+    let public: BTreeSet<&str> = table
+        .iter()
+        .filter(|r| r.protection.is_none())
+        .map(|r| r.path.as_str())
+        .collect();
+    assert_eq!(public, PUBLIC_ROUTES.iter().copied().collect());
+    let access = |method: &str, path: &str| {
+        table
+            .iter()
+            .find(|r| r.method == method && r.path == path)
+            .map(|r| r.access())
+    };
+    assert_eq!(access("GET", "/items").as_deref(), Some("items:read"));
+    assert_eq!(access("POST", "/items").as_deref(), Some("items:write"));
+    assert_eq!(access("DELETE", "/items/{id}").as_deref(), Some("admin"));
+    assert_eq!(access("GET", "/whoami").as_deref(), Some("any valid key"));
+    assert!(table.iter().any(|r| r.path.starts_with("/admin/keys")));
+    for route in table.iter().filter(|r| r.path.starts_with("/admin/")) {
+        assert_eq!(route.access(), "admin", "{route:?}");
+    }
+    // Every protected handler of the example is routed (and so in the table).
+    let routed: BTreeSet<&str> = table.iter().map(|r| r.handler.as_str()).collect();
+    for handler in example_handlers() {
+        assert!(
+            routed.contains(handler.name),
+            "{} is not routed",
+            handler.qualified_name()
+        );
+    }
+}
+
+#[utoipa::path(get, path = "/leak", responses((status = 200, description = "Oops")))]
+async fn leak() -> &'static str {
+    "everything"
+}
+
+#[utoipa::path(get, path = "/guarded", responses((status = 200, description = "Fine")))]
+#[require_api_key(any_scopes = ["admin", "items:write"])]
+async fn guarded() {}
+
+#[derive(OpenApi)]
+#[openapi(paths(leak, guarded))]
+struct Extra;
+
+#[test]
+fn the_table_catches_a_new_unprotected_route() {
+    // The extra handlers are real routes of some router, documented by `Extra`.
+    let _: axum::Router = axum::Router::new()
+        .route("/leak", axum::routing::get(leak))
+        .route("/guarded", axum::routing::get(guarded))
+        .with_state(gate());
+    let mut doc = openapi(&gate());
+    doc.merge(Extra::openapi());
+    let table = access::table(&doc);
+    let flagged: Vec<&str> = table
+        .iter()
+        .filter(|r| r.is_unexpectedly_public())
+        .map(|r| r.path.as_str())
+        .collect();
+    // `guarded` is protected but not by the example, so the example's table does not count it.
+    assert_eq!(flagged, ["/guarded", "/leak"]);
+}
+
+#[test]
+fn the_attribute_registers_handlers_in_either_order() {
+    let guarded = protected_routes()
+        .into_iter()
+        .find(|h| h.name == "guarded")
+        .expect("`guarded` is registered");
+    assert_eq!(guarded.module_path, module_path!());
+    assert_eq!(guarded.scopes, ["admin", "items:write"]);
+    assert_eq!(guarded.mode, ScopeMatch::Any);
+
+    let mut doc = Extra::openapi();
+    let unmatched = keygate::openapi::secure(&gate(), &mut doc);
+    assert!(unmatched.iter().all(|h| h.name != "guarded"));
+    let doc = serde_json::to_value(&doc).unwrap();
+    let guarded = &doc["paths"]["/guarded"]["get"];
+    // any_scopes: one requirement per scope and scheme.
+    assert_eq!(
+        guarded["security"],
+        serde_json::json!([
+            {"api_key": ["admin"]}, {"api_key": ["items:write"]},
+            {"bearer": ["admin"]}, {"bearer": ["items:write"]},
+        ])
+    );
+    assert!(doc["paths"]["/leak"]["get"].get("security").is_none());
+}
+
+async fn served_document() -> Value {
+    let state = AppState {
+        gate: gate(),
+        items: Items::with(&[]),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app(state)).await.unwrap() });
+    let response = reqwest::get(format!("http://{addr}/openapi.json"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "GET /openapi.json is public");
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_served_document_describes_the_security() {
+    let doc = served_document().await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["api_key"]["type"], "apiKey");
+    assert_eq!(schemes["api_key"]["in"], "header");
+    assert_eq!(schemes["api_key"]["name"], "x-api-key");
+    assert_eq!(schemes["bearer"]["type"], "http");
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    let description = schemes["api_key"]["description"].as_str().unwrap();
+    assert!(
+        description.contains("`items:read`: Read the item catalogue"),
+        "{description}"
+    );
+    assert!(description.contains("`admin`: "), "{description}");
+
+    let handlers = example_handlers();
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            operations += 1;
+            let id = operation["operationId"].as_str().unwrap();
+            let Some(handler) = handlers.iter().find(|h| h.name == id) else {
+                assert!(
+                    PUBLIC_ROUTES.contains(&path.as_str()),
+                    "{method} {path} is public"
+                );
+                assert!(operation.get("security").is_none(), "{method} {path}");
+                assert!(
+                    operation["responses"].get("401").is_none(),
+                    "{method} {path}"
+                );
+                continue;
+            };
+            let expected: Vec<Value> = ["api_key", "bearer"]
+                .iter()
+                .map(|scheme| serde_json::json!({ *scheme: handler.scopes }))
+                .collect();
+            assert_eq!(
+                operation["security"],
+                Value::Array(expected),
+                "{method} {path}"
+            );
+            let responses = &operation["responses"];
+            assert_eq!(
+                responses["401"]["$ref"], "#/components/responses/KeygateUnauthorized",
+                "{method} {path}"
+            );
+            if handler.scopes.is_empty() {
+                assert!(responses.get("403").is_none(), "{method} {path}");
+            } else {
+                assert_eq!(
+                    responses["403"]["$ref"], "#/components/responses/KeygateForbidden",
+                    "{method} {path}"
+                );
+            }
+        }
+    }
+    assert!(operations >= 9, "{operations} operations");
+    let unauthorized = &doc["components"]["responses"]["KeygateUnauthorized"];
+    assert_eq!(
+        unauthorized["content"]["application/problem+json"]["schema"]["$ref"],
+        "#/components/schemas/KeygateProblem"
+    );
+    assert_eq!(
+        doc["paths"]["/items"]["get"]["security"][0]["api_key"][0],
+        "items:read"
+    );
+
+    validate(&doc);
+}
+
+/// Runs `openapi-spec-validator` (PyPI) on the document, when it is installed.
+fn validate(doc: &Value) {
+    let required = std::env::var("KEYGATE_TEST_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
+    let available = Command::new("python3")
+        .args(["-c", "import openapi_spec_validator"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        assert!(
+            !required,
+            "KEYGATE_TEST_REQUIRE_SERVICES=1 but openapi-spec-validator is not installed: python3 -m pip install openapi-spec-validator"
+        );
+        println!(
+            "skipping OpenAPI validation: python3 -m pip install openapi-spec-validator to enable it"
+        );
+        return;
+    }
+    let file = std::env::temp_dir().join(format!("keygate-openapi-{}.json", std::process::id()));
+    std::fs::write(&file, serde_json::to_vec_pretty(doc).unwrap()).unwrap();
+    let output = Command::new("python3")
+        .args(["-m", "openapi_spec_validator", "--schema", "3.1"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        output.status.success(),
+        "the served document is not valid OpenAPI 3.1:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

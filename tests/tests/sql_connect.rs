@@ -1,0 +1,124 @@
+//! Opening key databases: a fresh file is created and migrated; a file that is not a keygate
+//! database is refused with a clear error and left byte-for-byte untouched.
+
+mod sql_support;
+
+use keygate::{ConnectError, KeyFilter, KeyGate, KeyStore, NewKey, SqlStore};
+use sql_support::{PgSchema, TempDb};
+use sqlx::Connection;
+
+#[tokio::test]
+async fn a_missing_sqlite_file_is_created_migrated_and_reopened() {
+    let db = TempDb::new("fresh");
+    assert!(!db.path.exists());
+    let store = SqlStore::connect(&db.url()).await.unwrap();
+    assert!(db.path.exists());
+    let gate = KeyGate::builder()
+        .prefix("demo")
+        .store(store.clone())
+        .build();
+    let created = gate.create_key(NewKey::new("persisted")).await.unwrap();
+    store.close().await;
+
+    let again = SqlStore::connect(&db.url()).await.unwrap();
+    let gate = KeyGate::builder().prefix("demo").store(again).build();
+    assert!(
+        gate.verify(created.key.expose()).await.is_ok(),
+        "keys survive a restart"
+    );
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_sqlite_is_refused_and_untouched() {
+    let db = TempDb::new("garbage");
+    let bytes =
+        b"name,email\nalice,alice@example.com\nthis is a CSV file, not a database\n".repeat(50);
+    std::fs::write(&db.path, &bytes).unwrap();
+    let error = SqlStore::connect(&db.url()).await.unwrap_err();
+    assert!(matches!(error, ConnectError::NotKeygate(_)), "{error}");
+    let message = error.to_string();
+    assert!(message.contains("not a SQLite database"), "{message}");
+    assert!(!message.contains('\n'));
+    assert_eq!(
+        std::fs::read(&db.path).unwrap(),
+        bytes,
+        "the file is untouched"
+    );
+    for companion in &db.files()[1..] {
+        assert!(!companion.exists(), "{} was created", companion.display());
+    }
+}
+
+#[tokio::test]
+async fn another_applications_sqlite_database_is_refused_and_untouched() {
+    let db = TempDb::new("foreign");
+    {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&db.path)
+            .create_if_missing(true);
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO users (email) VALUES ('alice@example.com')")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+    let bytes = std::fs::read(&db.path).unwrap();
+    let error = SqlStore::connect(&db.url()).await.unwrap_err();
+    assert!(matches!(error, ConnectError::NotKeygate(_)), "{error}");
+    assert!(error.to_string().contains("not a keygate one"), "{error}");
+    assert_eq!(
+        std::fs::read(&db.path).unwrap(),
+        bytes,
+        "the file is untouched"
+    );
+}
+
+#[tokio::test]
+async fn bad_urls_are_refused_clearly() {
+    for url in ["mysql://localhost/x", "keys.db", ""] {
+        let error = SqlStore::connect(url).await.unwrap_err();
+        assert!(
+            matches!(error, ConnectError::InvalidUrl(_)),
+            "{url}: {error}"
+        );
+    }
+    let error = SqlStore::connect("postgres://postgres@127.0.0.1:1/none")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ConnectError::Unreachable(_)), "{error}");
+}
+
+#[tokio::test]
+async fn the_key_prefix_is_recorded_once() {
+    let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+    assert_eq!(store.key_prefix().await.unwrap(), None);
+    assert_eq!(store.claim_key_prefix("demo").await.unwrap(), "demo");
+    assert_eq!(store.claim_key_prefix("other").await.unwrap(), "demo");
+    assert_eq!(store.key_prefix().await.unwrap().as_deref(), Some("demo"));
+}
+
+#[tokio::test]
+async fn postgres_schema_is_created_migrated_and_reopened() {
+    let Some(pg) = PgSchema::create("postgres_schema_is_created_migrated_and_reopened").await
+    else {
+        return;
+    };
+    let store = pg.store().await;
+    let gate = KeyGate::builder()
+        .prefix("demo")
+        .store(store.clone())
+        .build();
+    gate.create_key(NewKey::new("persisted")).await.unwrap();
+    store.close().await;
+    // Connecting again runs no migration twice and keeps the data.
+    let again = pg.store().await;
+    assert_eq!(again.list(&KeyFilter::default()).await.unwrap().len(), 1);
+    again.close().await;
+}

@@ -1,0 +1,244 @@
+//! Shared helpers for the SQL store tests: temporary SQLite files, a private PostgreSQL schema per
+//! run, and a store wrapper that counts lookups and can be made to fail.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use keygate::{KeyFilter, KeyRecord, KeyStore, SqlStore, StoreError};
+use sqlx::Connection;
+use time::OffsetDateTime;
+
+/// A SQLite file in the temp folder, removed (with its WAL files) on drop.
+pub struct TempDb {
+    pub path: PathBuf,
+}
+
+impl TempDb {
+    pub fn new(tag: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "keygate-test-{tag}-{}-{}-{}.db",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            OffsetDateTime::now_utc().unix_timestamp_nanos()
+        ));
+        TempDb { path }
+    }
+
+    pub fn url(&self) -> String {
+        format!("sqlite://{}", self.path.display())
+    }
+
+    /// The database file and its `-wal` / `-shm` companions.
+    pub fn files(&self) -> Vec<PathBuf> {
+        ["", "-wal", "-shm", "-journal"]
+            .iter()
+            .map(|suffix| PathBuf::from(format!("{}{suffix}", self.path.display())))
+            .collect()
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for file in self.files() {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
+/// A private schema on the PostgreSQL server named by `KEYGATE_TEST_POSTGRES_URL`, dropped on
+/// drop, so test runs never collide.
+pub struct PgSchema {
+    pub url: String,
+    pub schema: String,
+}
+
+const PG_VAR: &str = "KEYGATE_TEST_POSTGRES_URL";
+
+fn services_required() -> bool {
+    std::env::var("KEYGATE_TEST_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+}
+
+impl PgSchema {
+    /// A new schema, or `None` (after one line saying how to enable the test) when no server is
+    /// configured. Panics when `KEYGATE_TEST_REQUIRE_SERVICES=1` and the server is missing.
+    pub async fn create(test: &str) -> Option<PgSchema> {
+        let url = match std::env::var(PG_VAR) {
+            Ok(url) if !url.is_empty() => url,
+            _ => {
+                assert!(
+                    !services_required(),
+                    "{test}: {PG_VAR} is unset but KEYGATE_TEST_REQUIRE_SERVICES=1"
+                );
+                eprintln!(
+                    "{test}: skipped; set {PG_VAR}=postgres://postgres@127.0.0.1:5432/test to run it"
+                );
+                return None;
+            }
+        };
+        let schema = format!(
+            "kg_test_{}_{}",
+            std::process::id(),
+            OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000_000
+        );
+        let mut conn = match sqlx::PgConnection::connect(&url).await {
+            Ok(conn) => conn,
+            Err(error) => panic!("{test}: cannot reach PostgreSQL at {PG_VAR}: {error}"),
+        };
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .await
+            .expect("create the test schema");
+        let _ = conn.close().await;
+        Some(PgSchema { url, schema })
+    }
+
+    pub async fn store(&self) -> SqlStore {
+        SqlStore::builder(&self.url)
+            .schema(&self.schema)
+            .connect()
+            .await
+            .expect("connect to the test schema")
+    }
+
+    /// A plain connection whose `search_path` is the test schema.
+    pub async fn connection(&self) -> sqlx::PgConnection {
+        let mut conn = sqlx::PgConnection::connect(&self.url)
+            .await
+            .expect("connect");
+        sqlx::query(&format!("SET search_path TO {}", self.schema))
+            .execute(&mut conn)
+            .await
+            .expect("set search_path");
+        conn
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        let schema = self.schema.clone();
+        // Drop may run inside a runtime, so the cleanup gets a thread and a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&url).await {
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .execute(&mut conn)
+                        .await;
+                    let _ = conn.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A store wrapper that counts `fetch` calls and fails on demand. Cloning shares the store.
+pub struct Probe<S> {
+    pub inner: Arc<S>,
+    pub fetches: Arc<AtomicUsize>,
+    pub failing: Arc<AtomicBool>,
+}
+
+impl<S> Clone for Probe<S> {
+    fn clone(&self) -> Self {
+        Probe {
+            inner: self.inner.clone(),
+            fetches: self.fetches.clone(),
+            failing: self.failing.clone(),
+        }
+    }
+}
+
+impl<S: KeyStore> Probe<S> {
+    pub fn new(inner: S) -> Self {
+        Probe {
+            inner: Arc::new(inner),
+            fetches: Arc::default(),
+            failing: Arc::default(),
+        }
+    }
+
+    pub fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            Err(StoreError::unavailable("the test made the store fail"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl<S: KeyStore> KeyStore for Probe<S> {
+    async fn fetch(&self, key_id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        self.check()?;
+        self.inner.fetch(key_id).await
+    }
+    async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.insert(record).await
+    }
+    async fn list(&self, filter: &KeyFilter) -> Result<Vec<KeyRecord>, StoreError> {
+        self.check()?;
+        self.inner.list(filter).await
+    }
+    async fn revoke(&self, key_id: &str, at: OffsetDateTime) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.revoke(key_id, at).await
+    }
+    async fn set_expiry(
+        &self,
+        key_id: &str,
+        expires_at: Option<OffsetDateTime>,
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.set_expiry(key_id, expires_at).await
+    }
+    async fn set_scopes(&self, key_id: &str, scopes: &[String]) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.set_scopes(key_id, scopes).await
+    }
+    async fn rotate(
+        &self,
+        old_key_id: &str,
+        replacement: KeyRecord,
+        old_expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner
+            .rotate(old_key_id, replacement, old_expires_at)
+            .await
+    }
+    async fn record_last_used(&self, uses: &[(String, OffsetDateTime)]) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.record_last_used(uses).await
+    }
+}
+
+/// A well-formed key (right prefix, right checksum) whose id no store knows.
+pub async fn unknown_key(prefix: &str) -> String {
+    let elsewhere = keygate::KeyGate::builder().prefix(prefix).build();
+    elsewhere.mint_test_key(["items:read"]).await
+}
+
+/// The secret part of a key (everything after `<prefix>_<key id>_`), checksum included.
+pub fn secret_of(key: &str, prefix: &str, key_id: &str) -> String {
+    key.strip_prefix(&format!("{prefix}_{key_id}_"))
+        .expect("key text starts with prefix and id")
+        .to_owned()
+}

@@ -1,0 +1,8 @@
+//! Compile-time behaviour of `#[require_api_key]`: what builds, and what a mistake reports.
+
+#[test]
+fn ui() {
+    let t = trybuild::TestCases::new();
+    t.pass("ui/pass/*.rs");
+    t.compile_fail("ui/fail/*.rs");
+}

@@ -1,0 +1,6 @@
+// `declared_scopes!()` reads the declaration; it takes nothing.
+static SCOPES: &[keygate::DeclaredScope] = keygate::declared_scopes!("items:read");
+
+fn main() {
+    let _ = SCOPES;
+}

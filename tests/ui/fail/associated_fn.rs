@@ -1,0 +1,12 @@
+use keygate::require_api_key;
+
+struct Items;
+
+impl Items {
+    #[require_api_key]
+    async fn list() -> &'static str {
+        "items"
+    }
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use keygate::require_api_key;
+
+trait Items {
+    #[require_api_key]
+    async fn list() -> String;
+}
+
+fn main() {}

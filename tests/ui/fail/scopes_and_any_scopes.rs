@@ -1,0 +1,8 @@
+use keygate::require_api_key;
+
+#[require_api_key(scopes = "items:read", any_scopes = ["admin"])]
+async fn list_items() -> &'static str {
+    "items"
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use keygate::require_api_key;
+
+#[require_api_key(scopes = "items:read", "items:write")]
+async fn update_item() -> &'static str {
+    "updated"
+}
+
+fn main() {}

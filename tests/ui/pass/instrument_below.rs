@@ -1,0 +1,34 @@
+// `#[tracing::instrument]` below the attribute instruments the rewritten handler.
+use axum::Router;
+use axum::extract::{FromRef, Path};
+use axum::routing::get;
+use keygate::{KeyGate, require_api_key};
+
+#[derive(Clone, FromRef)]
+struct AppState {
+    gate: KeyGate,
+}
+
+#[require_api_key(scopes = "items:read")]
+#[tracing::instrument]
+async fn get_item(Path(id): Path<u64>) -> String {
+    tracing::info!(id, "reading");
+    id.to_string()
+}
+
+#[require_api_key]
+#[tracing::instrument(skip_all)]
+async fn no_arguments() -> &'static str {
+    "ok"
+}
+
+fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/items/{id}", get(get_item))
+        .route("/", get(no_arguments))
+        .with_state(state)
+}
+
+fn main() {
+    let _ = app;
+}
