@@ -80,16 +80,17 @@ pub(crate) fn parse<'a>(prefix: &str, key: &'a str) -> Result<ParsedKey<'a>, For
     if tail[KEY_ID_LEN] != b'_' {
         return Err(FormatError::Malformed);
     }
-    let alnum = |s: &[u8]| s.iter().all(u8::is_ascii_alphanumeric);
     let key_id = &tail[..KEY_ID_LEN];
     let secret = &tail[KEY_ID_LEN + 1..KEY_ID_LEN + 1 + SECRET_LEN];
     let checksum = &tail[KEY_ID_LEN + 1 + SECRET_LEN..];
-    if !alnum(key_id) || !alnum(secret) || !alnum(checksum) {
+    if !all_alphanumeric(key_id) || !all_alphanumeric(secret) {
         return Err(FormatError::Malformed);
     }
     let body_len = bytes.len() - CHECKSUM_LEN;
-    if encode_checksum(crc32fast::hash(&bytes[..body_len])) != checksum {
-        return Err(FormatError::BadChecksum);
+    match decode_checksum(checksum) {
+        Some(expected) if expected == crc32fast::hash(&bytes[..body_len]) => {}
+        Some(_) => return Err(FormatError::BadChecksum),
+        None => return Err(FormatError::Malformed),
     }
     // Every byte checked above is ASCII, so these slices fall on character boundaries.
     let start = prefix.len() + 1;
@@ -141,6 +142,31 @@ fn fill_base62(out: &mut [u8]) -> Result<(), getrandom::Error> {
         }
     }
     Ok(())
+}
+
+/// Whether every byte is an ASCII letter or digit. Written without an early exit so the
+/// compiler can check many bytes per instruction: this runs on every presented key.
+fn all_alphanumeric(bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |ok, &b| {
+        let lower = b | 0x20;
+        ok & ((b.wrapping_sub(b'0') < 10) | (lower.wrapping_sub(b'a') < 26))
+    })
+}
+
+/// The value of six base62 digits, or `None` if one is not a base62 digit or the value does not
+/// fit a CRC32.
+fn decode_checksum(digits: &[u8]) -> Option<u32> {
+    let mut value: u64 = 0;
+    for &digit in digits {
+        let d = match digit {
+            b'0'..=b'9' => digit - b'0',
+            b'A'..=b'Z' => digit - b'A' + 10,
+            b'a'..=b'z' => digit - b'a' + 36,
+            _ => return None,
+        };
+        value = value * 62 + u64::from(d);
+    }
+    u32::try_from(value).ok()
 }
 
 /// CRC32 in six fixed-width base62 digits, most significant first.
@@ -206,6 +232,23 @@ mod tests {
                 "symbol {} drawn {n} times",
                 BASE62[i] as char
             );
+        }
+    }
+
+    #[test]
+    fn checksum_digits_round_trip() {
+        for crc in [0, 1, 61, 62, u32::MAX, 0xDEAD_BEEF] {
+            assert_eq!(decode_checksum(&encode_checksum(crc)), Some(crc));
+        }
+        assert_eq!(
+            decode_checksum(b"zzzzzz"),
+            None,
+            "62^6 - 1 does not fit a CRC32"
+        );
+        assert_eq!(decode_checksum(b"00_000"), None);
+        assert!(all_alphanumeric(BASE62));
+        for bad in [b'_', b'@', b'[', b'`', b'{', b'/', b':', 0x80, 0xC3] {
+            assert!(!all_alphanumeric(&[b'a', bad]), "{bad}");
         }
     }
 
