@@ -1,22 +1,20 @@
 //! End-to-end tests of the HTTP contract, over a real TCP socket.
 
+mod sql_support;
+
 use std::collections::HashSet;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use keygate::{
-    ApiKey, KeyFilter, KeyGate, KeyRecord, KeyStore, MemoryStore, NewKey, StoreError,
-    require_api_key,
-};
+use keygate::{ApiKey, KeyGate, MemoryStore, NewKey, require_api_key};
 use keygate_example::{AppState, Items, app};
 use reqwest::StatusCode;
 use serde_json::Value;
-use time::OffsetDateTime;
+use sql_support::Probe;
 
 /// Everything any test logged, to prove no secret reaches a log line.
 fn captured_logs() -> &'static Mutex<Vec<u8>> {
@@ -51,72 +49,6 @@ fn init_logging() {
             .with_ansi(false)
             .init();
     });
-}
-
-/// A store that counts lookups and can be switched off, to prove caching of the identity and
-/// fail-closed behaviour.
-#[derive(Default)]
-struct ProbeStore {
-    inner: MemoryStore,
-    fetches: AtomicUsize,
-    down: AtomicBool,
-}
-
-impl ProbeStore {
-    fn check(&self) -> Result<(), StoreError> {
-        if self.down.load(Ordering::SeqCst) {
-            Err(StoreError::unavailable("connection refused"))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl KeyStore for ProbeStore {
-    async fn fetch(&self, key_id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
-        self.fetches.fetch_add(1, Ordering::SeqCst);
-        self.check()?;
-        self.inner.fetch(key_id).await
-    }
-    async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.insert(record).await
-    }
-    async fn list(&self, filter: &KeyFilter) -> Result<Vec<KeyRecord>, StoreError> {
-        self.check()?;
-        self.inner.list(filter).await
-    }
-    async fn revoke(&self, key_id: &str, at: OffsetDateTime) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.revoke(key_id, at).await
-    }
-    async fn set_expiry(
-        &self,
-        key_id: &str,
-        expires_at: Option<OffsetDateTime>,
-    ) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.set_expiry(key_id, expires_at).await
-    }
-    async fn set_scopes(&self, key_id: &str, scopes: &[String]) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.set_scopes(key_id, scopes).await
-    }
-    async fn rotate(
-        &self,
-        old_key_id: &str,
-        replacement: KeyRecord,
-        old_expires_at: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner
-            .rotate(old_key_id, replacement, old_expires_at)
-            .await
-    }
-    async fn record_last_used(&self, uses: &[(String, OffsetDateTime)]) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.record_last_used(uses).await
-    }
 }
 
 struct Service {
@@ -538,7 +470,7 @@ async fn whoami_returns_identity_never_the_secret() {
 
 #[tokio::test]
 async fn a_failing_store_is_503_never_200_and_service_resumes() {
-    let store = Arc::new(ProbeStore::default());
+    let store = Probe::new(MemoryStore::new());
     let gate = KeyGate::builder()
         .prefix("demo")
         .store(store.clone())
@@ -549,20 +481,16 @@ async fn a_failing_store_is_503_never_200_and_service_resumes() {
         svc.get("/items", &[("x-api-key", &key)]).await.status(),
         200
     );
-    store.down.store(true, Ordering::SeqCst);
+    store.set_failing(true);
     let response = svc.get("/items", &[("x-api-key", &key)]).await;
     let p = problem(response, StatusCode::SERVICE_UNAVAILABLE, &key).await;
     assert_eq!(p["code"], "key_store_unavailable");
     // A malformed key is still answered without the store.
-    let before = store.fetches.load(Ordering::SeqCst);
+    let before = store.fetches();
     let response = svc.get("/items", &[("x-api-key", "demo_garbage")]).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        store.fetches.load(Ordering::SeqCst),
-        before,
-        "no store call for a malformed key"
-    );
-    store.down.store(false, Ordering::SeqCst);
+    assert_eq!(store.fetches(), before, "no store call for a malformed key");
+    store.set_failing(false);
     assert_eq!(
         svc.get("/items", &[("x-api-key", &key)]).await.status(),
         200
@@ -581,7 +509,7 @@ async fn layered_open(key: ApiKey) -> String {
 #[tokio::test]
 async fn route_layer_protects_every_route_and_the_attribute_reuses_its_identity() {
     init_logging();
-    let store = Arc::new(ProbeStore::default());
+    let store = Probe::new(MemoryStore::new());
     let gate = KeyGate::builder()
         .prefix("demo")
         .store(store.clone())
@@ -605,7 +533,7 @@ async fn route_layer_protects_every_route_and_the_attribute_reuses_its_identity(
         "route_layer keeps 404s"
     );
 
-    let before = store.fetches.load(Ordering::SeqCst);
+    let before = store.fetches();
     let response = client
         .get(format!("{base}/items"))
         .header("x-api-key", &read)
@@ -614,7 +542,7 @@ async fn route_layer_protects_every_route_and_the_attribute_reuses_its_identity(
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
-        store.fetches.load(Ordering::SeqCst) - before,
+        store.fetches() - before,
         1,
         "layer, guard and ApiKey share one verification"
     );
