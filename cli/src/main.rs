@@ -15,7 +15,9 @@ use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use keygate::{KeyFilter, KeyGate, KeyRecord, KeyState, NewKey, SqlStore, parse_duration};
+use keygate::{
+    DeclaredScope, KeyFilter, KeyGate, KeyRecord, KeyState, NewKey, SqlStore, parse_duration,
+};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -208,7 +210,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     } else {
         "kg".to_owned()
     };
+    let declared = store.declared_scopes().await?.map(leak_declared);
     let mut builder = KeyGate::builder().prefix(&prefix).store(store);
+    if let Some(declared) = declared {
+        builder = builder.declared_scopes(declared);
+    }
     if let Some(pepper) = &pepper {
         builder = builder.pepper(pepper);
     }
@@ -267,6 +273,21 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Keys::Verify => return verify(&gate).await,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The service's declared scopes as the gate takes them. The command runs once and exits, so
+/// leaking these few strings for `'static` costs nothing.
+fn leak_declared(pairs: Vec<(String, String)>) -> &'static [DeclaredScope] {
+    let scopes: Vec<DeclaredScope> = pairs
+        .into_iter()
+        .map(|(name, description)| {
+            DeclaredScope::new(
+                Box::leak(name.into_boxed_str()),
+                Box::leak(description.into_boxed_str()),
+            )
+        })
+        .collect();
+    Box::leak(scopes.into_boxed_slice())
 }
 
 /// The prefix to mint and parse keys with: the one the database records (which the service

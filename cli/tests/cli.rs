@@ -297,3 +297,54 @@ fn usage_mistakes_are_one_line_too() {
     assert!(help.status.success());
     assert!(stdout(&help).contains("create"));
 }
+
+#[test]
+fn scopes_the_service_declared_are_enforced() {
+    static SCOPES: &[keygate::DeclaredScope] = &[
+        keygate::DeclaredScope::new("items:read", "Read items"),
+        keygate::DeclaredScope::new("admin", "Manage keys"),
+    ];
+    let db = Db::new("declared");
+    let first = keygate(
+        &db,
+        &[
+            "--prefix",
+            "demo",
+            "keys",
+            "create",
+            "--name",
+            "a",
+            "--scopes",
+            "anything:goes",
+        ],
+        None,
+    );
+    assert!(first.status.success(), "{}", stderr(&first));
+    // What a service with a declaration does at start-up.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let store = keygate::SqlStore::connect(&db.url()).await.unwrap();
+            store.record_declared_scopes(SCOPES).await.unwrap();
+            store.close().await;
+        });
+    let err = fails(
+        &db,
+        &["keys", "create", "--name", "b", "--scopes", "itmes:read"],
+    );
+    assert!(err.contains("`itmes:read` is not declared"), "{err}");
+    assert!(
+        err.contains("items:read"),
+        "names the declared scopes: {err}"
+    );
+    let listed = stdout(&keygate(&db, &["keys", "list", "--json"], None));
+    assert!(!listed.contains("\"b\""), "nothing written: {listed}");
+    let ok = keygate(
+        &db,
+        &["keys", "create", "--name", "c", "--scopes", "items:read"],
+        None,
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+}

@@ -44,6 +44,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
+    // The command line refuses the scopes this service refuses.
+    store.record_declared_scopes(DECLARED_SCOPES).await?;
     let fresh = store.list(&KeyFilter::default()).await?.is_empty();
     let gate = gate_builder().store(CachedStore::new(store)).build();
     let keys = if fresh {

@@ -504,6 +504,60 @@ impl SqlStore {
             .ok_or_else(|| StoreError::Corrupt("the key prefix vanished".into()))
     }
 
+    /// Records the service's declared scopes (replacing any recorded before), so the `keygate`
+    /// command line refuses the same undeclared scopes the service does. A service with a
+    /// declaration calls it at start-up.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use keygate::DeclaredScope;
+    ///
+    /// static SCOPES: &[DeclaredScope] = &[DeclaredScope::new("items:read", "Read items")];
+    /// let store = keygate::SqlStore::connect("sqlite::memory:").await.unwrap();
+    /// assert_eq!(store.declared_scopes().await.unwrap(), None);
+    /// store.record_declared_scopes(SCOPES).await.unwrap();
+    /// let recorded = store.declared_scopes().await.unwrap().unwrap();
+    /// assert_eq!(recorded, [("items:read".to_owned(), "Read items".to_owned())]);
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))] fn main() {}
+    /// ```
+    pub async fn record_declared_scopes(
+        &self,
+        scopes: &[crate::DeclaredScope],
+    ) -> Result<(), StoreError> {
+        let pairs: Vec<(&str, &str)> = scopes.iter().map(|s| (s.name, s.description)).collect();
+        let value =
+            serde_json::to_string(&pairs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        on_pool!(self, |pool| sqlx::query(
+            "INSERT INTO keygate_meta (name, value) VALUES ('declared_scopes', $1) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+        )
+        .bind(&value)
+        .execute(pool)
+        .await
+        .map(drop)
+        .map_err(store_error))
+    }
+
+    /// The declared scopes a service recorded with
+    /// [`record_declared_scopes`](Self::record_declared_scopes), as (name, description) pairs;
+    /// `None` if none were recorded.
+    pub async fn declared_scopes(&self) -> Result<Option<Vec<(String, String)>>, StoreError> {
+        let row: Option<(String,)> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT value FROM keygate_meta WHERE name = 'declared_scopes'"
+        )
+        .fetch_optional(pool)
+        .await
+        .map_err(store_error))?;
+        row.map(|(value,)| {
+            serde_json::from_str(&value).map_err(|_| {
+                StoreError::Corrupt("the recorded declared scopes are not readable".into())
+            })
+        })
+        .transpose()
+    }
+
     /// Closes every connection; later calls fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
         on_pool!(self, |pool| pool.close().await)
