@@ -108,6 +108,20 @@ fn verification(c: &mut Criterion) {
                     black_box(gate.verify_for(black_box(&malformed), required).await)
                 })
             });
+            // The same rejection without the async runtime around it: a malformed key is
+            // answered in the future's first poll, so this is the rejection's own cost.
+            let waker = std::task::Waker::noop();
+            let mut context = std::task::Context::from_waker(waker);
+            group.bench_function("malformed key (bad checksum), polled once", |b| {
+                b.iter(|| {
+                    let rejection =
+                        std::pin::pin!(gate.verify_for(black_box(&malformed), required));
+                    match rejection.poll(&mut context) {
+                        std::task::Poll::Ready(result) => black_box(result.is_err()),
+                        std::task::Poll::Pending => unreachable!("a malformed key needs no I/O"),
+                    }
+                })
+            });
             assert_eq!(
                 store.fetches.load(Ordering::Relaxed),
                 before,
