@@ -100,6 +100,15 @@ pub struct CreatedKeyView {
     pub record: KeyView,
 }
 
+impl From<&keygate::CreatedKey> for CreatedKeyView {
+    fn from(created: &keygate::CreatedKey) -> Self {
+        CreatedKeyView {
+            key: created.key.expose().to_owned(),
+            record: KeyView::from(&created.record),
+        }
+    }
+}
+
 fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339)
         .unwrap_or_else(|_| at.unix_timestamp().to_string())
@@ -233,13 +242,7 @@ async fn create_key(
         new = new.expires_in(lifetime);
     }
     let created = gate.create_key(new).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedKeyView {
-            key: created.key.expose().to_owned(),
-            record: KeyView::from(&created.record),
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(CreatedKeyView::from(&created))))
 }
 
 #[utoipa::path(
@@ -295,13 +298,7 @@ async fn rotate_key(
     };
     let grace = duration(request.grace.as_deref())?.unwrap_or_default();
     let created = gate.rotate_key(&id, grace).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedKeyView {
-            key: created.key.expose().to_owned(),
-            record: KeyView::from(&created.record),
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(CreatedKeyView::from(&created))))
 }
 
 #[utoipa::path(
