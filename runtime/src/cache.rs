@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use moka::sync::Cache;
@@ -43,12 +44,23 @@ pub struct CachedStore<S> {
     /// Found records. Two caches with a fixed time-to-live each, rather than one with
     /// per-entry expiry, keep a hit to a single plain lookup; synchronous caches, because a hit
     /// never waits and moka's synchronous read path costs about a third less than its async one.
-    found: Cache<String, Arc<KeyRecord>>,
+    ///
+    /// Keyed with foldhash rather than SipHash: only ids the store returned are ever inserted
+    /// here, and keygate mints those from the OS random source, so nobody can choose ids that
+    /// collide; a hit costs about a third less. Unknown ids are chosen by whoever sends the
+    /// request, so `unknown` keeps the standard library's flood-resistant hasher.
+    found: Cache<String, Arc<KeyRecord>, foldhash::fast::RandomState>,
     /// Ids the store does not know.
     unknown: Cache<String, ()>,
     /// Lookups in flight: concurrent misses for one id wait on the first one's query. An entry
     /// lives only until its result has moved to `found`.
-    loading: moka::future::Cache<String, Arc<KeyRecord>>,
+    /// Keyed by id and `epoch`, so a lookup that starts after a change never joins one that
+    /// started before it.
+    loading: moka::future::Cache<(String, u64), Arc<KeyRecord>>,
+    /// Counts invalidations. A lookup notes it before asking the store; if it moved by the time
+    /// the answer is cached, a change may have landed in between, and the answer is dropped
+    /// from the cache again rather than left there for a whole time-to-live.
+    epoch: AtomicU64,
 }
 
 impl<S> fmt::Debug for CachedStore<S> {
@@ -96,7 +108,7 @@ impl<S: KeyStore> CachedStoreBuilder<S> {
             found: Cache::builder()
                 .max_capacity(self.max_capacity)
                 .time_to_live(self.ttl)
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
             unknown: Cache::builder()
                 .max_capacity(self.max_capacity)
                 .time_to_live(self.negative_ttl)
@@ -105,6 +117,7 @@ impl<S: KeyStore> CachedStoreBuilder<S> {
                 .max_capacity(self.max_capacity)
                 .time_to_live(self.ttl)
                 .build(),
+            epoch: AtomicU64::new(0),
         }
     }
 }
@@ -133,9 +146,48 @@ impl<S: KeyStore> CachedStore<S> {
     /// Drops what the cache holds for `key_id`, for a change learnt of some other way (a
     /// database notification, say).
     pub async fn invalidate(&self, key_id: &str) {
+        // Counted first: a lookup that read the store before this change and caches its answer
+        // after the removals below sees the count moved and removes that answer itself.
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         self.found.invalidate(key_id);
         self.unknown.invalidate(key_id);
-        self.loading.invalidate(key_id).await;
+    }
+
+    /// A miss: asks the inner store, sharing the query with concurrent misses for the same id.
+    async fn load(&self, key_id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        // Concurrent misses for one id share this one lookup. Only a found record is kept here;
+        // an unknown id goes to the negative cache; errors are kept nowhere.
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        let slot = (key_id.to_owned(), epoch);
+        let lookup = async {
+            match self.inner.fetch(key_id).await {
+                Ok(Some(record)) => Ok(record),
+                Ok(None) => Err(Miss::Unknown),
+                Err(error) => Err(Miss::Store(error)),
+            }
+        };
+        let result = self.loading.try_get_with(slot.clone(), lookup).await;
+        // Cached first and checked after: a change that lands after the check removes the
+        // entry itself.
+        let changed = || self.epoch.load(Ordering::SeqCst) != epoch;
+        match result {
+            Ok(record) => {
+                self.found.insert(slot.0.clone(), record.clone());
+                if changed() {
+                    self.found.invalidate(key_id);
+                }
+                self.loading.invalidate(&slot).await;
+                Ok(Some(record))
+            }
+            Err(miss) if matches!(*miss, Miss::Unknown) => {
+                self.unknown.insert(slot.0, ());
+                if changed() {
+                    self.unknown.invalidate(key_id);
+                }
+                Ok(None)
+            }
+            Err(miss) => Err(unshare(miss)),
+        }
     }
 }
 
@@ -185,27 +237,9 @@ impl<S: KeyStore> KeyStore for CachedStore<S> {
         if self.unknown.contains_key(key_id) {
             return Ok(None);
         }
-        // Concurrent misses for one id share this one lookup. Only a found record is kept here;
-        // an unknown id goes to the negative cache; errors are kept nowhere.
-        let lookup = async {
-            match self.inner.fetch(key_id).await {
-                Ok(Some(record)) => Ok(record),
-                Ok(None) => Err(Miss::Unknown),
-                Err(error) => Err(Miss::Store(error)),
-            }
-        };
-        match self.loading.try_get_with(key_id.to_owned(), lookup).await {
-            Ok(record) => {
-                self.found.insert(key_id.to_owned(), record.clone());
-                self.loading.invalidate(key_id).await;
-                Ok(Some(record))
-            }
-            Err(miss) if matches!(*miss, Miss::Unknown) => {
-                self.unknown.insert(key_id.to_owned(), ());
-                Ok(None)
-            }
-            Err(miss) => Err(unshare(miss)),
-        }
+        // The miss path's future (the inner store's query and moka's loader) is large; boxing it
+        // here keeps the hit path's future small, so the gate's per-request box stays cheap.
+        Box::pin(self.load(key_id)).await
     }
 
     async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {

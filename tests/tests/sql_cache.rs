@@ -4,10 +4,13 @@
 
 mod sql_support;
 
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use keygate::{CachedStore, KeyGate, KeyStore, NewKey, SqlStore};
 use sql_support::{Probe, TempDb, unknown_key};
+use time::OffsetDateTime;
 
 const PREFIX: &str = "cache";
 
@@ -118,6 +121,47 @@ async fn changes_through_the_cache_take_effect_at_once() {
         "revoked_api_key",
         "revocation at once"
     );
+}
+
+#[tokio::test]
+async fn a_change_during_a_slow_lookup_is_not_undone_by_its_answer() {
+    let probe = Probe::new(SqlStore::connect("sqlite::memory:").await.unwrap());
+    let cached = Arc::new(
+        CachedStore::builder(probe.clone())
+            .ttl(Duration::from_secs(60))
+            .build(),
+    );
+    let gate = KeyGate::builder()
+        .prefix(PREFIX)
+        .store(cached.clone())
+        .build();
+    let created = gate.create_key(NewKey::new("leaked")).await.unwrap();
+    let key = created.key.expose().to_owned();
+    let id = created.record.key_id.clone();
+
+    // A request misses the cache and reads the record; its answer is held back while the key is
+    // revoked, then arrives with the record as it was before the revocation.
+    let held = probe.stall.clone().lock_owned().await;
+    let slow = tokio::spawn({
+        let (gate, key) = (gate.clone(), key.clone());
+        async move { code(&gate, &key).await }
+    });
+    while probe.reads.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(cached.revoke(&id, OffsetDateTime::now_utc()).await.unwrap());
+    // A lookup that starts after the revocation does not join the stale one.
+    let after = tokio::spawn({
+        let gate = gate.clone();
+        async move { gate.get_key(&id).await.unwrap() }
+    });
+    drop(held);
+    assert!(after.await.unwrap().revoked_at.is_some());
+    // The slow request began before the revocation, so either answer is honest for it...
+    let _ = slow.await.unwrap();
+    // ...but the record it read must not stay cached: the revocation holds from here on.
+    assert_eq!(code(&gate, &key).await, "revoked_api_key");
+    assert_eq!(code(&gate, &key).await, "revoked_api_key");
 }
 
 #[tokio::test]

@@ -141,10 +141,15 @@ impl Drop for PgSchema {
 }
 
 /// A store wrapper that counts `fetch` calls and fails on demand. Cloning shares the store.
+///
+/// A lookup reads the record, counts the read in `reads`, then waits for `stall` before
+/// answering: lock `stall` to hold lookups between reading and answering.
 pub struct Probe<S> {
     pub inner: Arc<S>,
     pub fetches: Arc<AtomicUsize>,
     pub failing: Arc<AtomicBool>,
+    pub reads: Arc<AtomicUsize>,
+    pub stall: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl<S> Clone for Probe<S> {
@@ -153,6 +158,8 @@ impl<S> Clone for Probe<S> {
             inner: self.inner.clone(),
             fetches: self.fetches.clone(),
             failing: self.failing.clone(),
+            reads: self.reads.clone(),
+            stall: self.stall.clone(),
         }
     }
 }
@@ -163,6 +170,8 @@ impl<S: KeyStore> Probe<S> {
             inner: Arc::new(inner),
             fetches: Arc::default(),
             failing: Arc::default(),
+            reads: Arc::default(),
+            stall: Arc::default(),
         }
     }
 
@@ -187,7 +196,10 @@ impl<S: KeyStore> KeyStore for Probe<S> {
     async fn fetch(&self, key_id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
         self.check()?;
-        self.inner.fetch(key_id).await
+        let found = self.inner.fetch(key_id).await;
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        drop(self.stall.lock().await);
+        found
     }
     async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
         self.check()?;
