@@ -75,6 +75,17 @@ impl Service {
         }
         request.send().await.unwrap()
     }
+
+    /// `POST /items` with `key` and a JSON body naming the new item.
+    async fn post_item(&self, key: &str, name: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/items"))
+            .header("x-api-key", key)
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+            .await
+            .unwrap()
+    }
 }
 
 async fn serve(router: Router) -> String {
@@ -318,28 +329,14 @@ async fn scopes_are_enforced_with_403_naming_them() {
     let svc = example().await;
     let read = svc.mint(&["items:read"]).await;
     let admin = svc.mint(&["admin", "items:*"]).await;
-    let response = svc
-        .client
-        .post(svc.url("/items"))
-        .header("x-api-key", &read)
-        .json(&serde_json::json!({"name": "pear"}))
-        .send()
-        .await
-        .unwrap();
+    let response = svc.post_item(&read, "pear").await;
     let p = problem(response, StatusCode::FORBIDDEN, &read).await;
     assert_eq!(p["code"], "insufficient_scope");
     assert_eq!(p["required_scopes"], serde_json::json!(["items:write"]));
     assert!(p["detail"].as_str().unwrap().contains("items:write"));
 
     // `items:*` covers `items:write`.
-    let response = svc
-        .client
-        .post(svc.url("/items"))
-        .header("x-api-key", &admin)
-        .json(&serde_json::json!({"name": "pear"}))
-        .send()
-        .await
-        .unwrap();
+    let response = svc.post_item(&admin, "pear").await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let created: Value = response.json().await.unwrap();
     assert_eq!(created["name"], "pear");
