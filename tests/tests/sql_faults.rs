@@ -6,11 +6,15 @@ mod sql_support;
 use std::time::{Duration, Instant};
 
 use keygate::{KeyGate, SqlStore};
-use keygate_example::{AppState, Items, app, mint_demo_keys};
+use keygate_example::{AppState, DemoKeys, Items, app, mint_demo_keys};
 use sql_support::{PgSchema, TempDb};
 use sqlx::Connection;
 
-async fn serve(gate: KeyGate) -> String {
+/// The example served on `store` with no cache, so every request reaches the database; its demo
+/// keys; and a first request proving it works before the test breaks the database.
+async fn serve_on(store: SqlStore) -> (String, DemoKeys) {
+    let gate = KeyGate::builder().prefix("demo").store(store).build();
+    let keys = mint_demo_keys(&gate).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let state = AppState {
@@ -18,10 +22,28 @@ async fn serve(gate: KeyGate) -> String {
         items: Items::with(&["apple"]),
     };
     tokio::spawn(async move { axum::serve(listener, app(state)).await });
-    format!("http://{addr}")
+    let base = format!("http://{addr}");
+    assert_eq!(get_items(&base, &keys.read).await.0, 200);
+    (base, keys)
+}
+
+/// A 503 `key_store_unavailable`, answered within two seconds.
+fn assert_fast_503((status, code, took): (u16, Option<String>, Duration)) {
+    assert_eq!(
+        (status, code.as_deref()),
+        (503, Some("key_store_unavailable"))
+    );
+    assert!(took < Duration::from_secs(2), "failed fast: {took:?}");
 }
 
 /// Status, `code` (for problem documents) and how long the request took.
+async fn outcome(response: reqwest::Response, started: Instant) -> (u16, Option<String>, Duration) {
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    let code = body["code"].as_str().map(str::to_owned);
+    (status, code, started.elapsed())
+}
+
 async fn get_items(base: &str, key: &str) -> (u16, Option<String>, Duration) {
     let started = Instant::now();
     let response = reqwest::Client::new()
@@ -30,10 +52,7 @@ async fn get_items(base: &str, key: &str) -> (u16, Option<String>, Duration) {
         .send()
         .await
         .unwrap();
-    let status = response.status().as_u16();
-    let body: serde_json::Value = response.json().await.unwrap_or_default();
-    let code = body["code"].as_str().map(str::to_owned);
-    (status, code, started.elapsed())
+    outcome(response, started).await
 }
 
 /// Polls until the service admits `key` again, for at most five seconds.
@@ -61,21 +80,13 @@ async fn create_key(base: &str, admin: &str) -> (u16, Option<String>, Duration) 
         .send()
         .await
         .unwrap();
-    let status = response.status().as_u16();
-    let body: serde_json::Value = response.json().await.unwrap_or_default();
-    let code = body["code"].as_str().map(str::to_owned);
-    (status, code, started.elapsed())
+    outcome(response, started).await
 }
 
 #[tokio::test]
 async fn sqlite_write_locked_by_another_process_answers_503_then_recovers() {
     let db = TempDb::new("locked");
-    let store = SqlStore::connect(&db.url()).await.unwrap();
-    // No cache: every request goes to the database.
-    let gate = KeyGate::builder().prefix("demo").store(store).build();
-    let keys = mint_demo_keys(&gate).await.unwrap();
-    let base = serve(gate).await;
-    assert_eq!(get_items(&base, &keys.read).await.0, 200);
+    let (base, keys) = serve_on(SqlStore::connect(&db.url()).await.unwrap()).await;
 
     // Another program holds the write lock (a stuck transaction). SQLite in WAL mode, as keygate
     // runs it, holds a shared lock per open connection, so no one can lock readers out; writes
@@ -90,12 +101,7 @@ async fn sqlite_write_locked_by_another_process_answers_503_then_recovers() {
         .await
         .unwrap();
 
-    let (status, code, took) = create_key(&base, &keys.admin).await;
-    assert_eq!(
-        (status, code.as_deref()),
-        (503, Some("key_store_unavailable"))
-    );
-    assert!(took < Duration::from_secs(2), "failed fast: {took:?}");
+    assert_fast_503(create_key(&base, &keys.admin).await);
     // Verification only reads, and WAL readers never wait for a writer.
     assert_eq!(get_items(&base, &keys.read).await.0, 200);
 
@@ -116,20 +122,9 @@ async fn sqlite_store_gone_at_request_time_answers_503() {
 /// Serves the example on `store`, then closes the store's pool (standing in for a database that
 /// went away): the next request must get a fast 503, never a 200 or a hang.
 async fn store_gone_answers_503(store: SqlStore) {
-    let gate = KeyGate::builder()
-        .prefix("demo")
-        .store(store.clone())
-        .build();
-    let keys = mint_demo_keys(&gate).await.unwrap();
-    let base = serve(gate).await;
-    assert_eq!(get_items(&base, &keys.read).await.0, 200);
+    let (base, keys) = serve_on(store.clone()).await;
     store.close().await;
-    let (status, code, took) = get_items(&base, &keys.read).await;
-    assert_eq!(
-        (status, code.as_deref()),
-        (503, Some("key_store_unavailable"))
-    );
-    assert!(took < Duration::from_secs(2), "failed fast: {took:?}");
+    assert_fast_503(get_items(&base, &keys.read).await);
 }
 
 #[tokio::test]
@@ -138,13 +133,7 @@ async fn postgres_table_locked_answers_503_then_recovers() {
         return;
     };
     let store = pg.store().await;
-    let gate = KeyGate::builder()
-        .prefix("demo")
-        .store(store.clone())
-        .build();
-    let keys = mint_demo_keys(&gate).await.unwrap();
-    let base = serve(gate).await;
-    assert_eq!(get_items(&base, &keys.read).await.0, 200);
+    let (base, keys) = serve_on(store.clone()).await;
 
     let mut locker = pg.connection().await;
     sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
@@ -153,12 +142,7 @@ async fn postgres_table_locked_answers_503_then_recovers() {
         .await
         .unwrap();
 
-    let (status, code, took) = get_items(&base, &keys.read).await;
-    assert_eq!(
-        (status, code.as_deref()),
-        (503, Some("key_store_unavailable"))
-    );
-    assert!(took < Duration::from_secs(2), "failed fast: {took:?}");
+    assert_fast_503(get_items(&base, &keys.read).await);
 
     sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
     locker.close().await.unwrap();
