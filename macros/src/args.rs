@@ -1,5 +1,6 @@
 //! Parsing and validating the attribute's arguments.
 
+use keygate_grammar::scope_problem;
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
@@ -242,30 +243,4 @@ fn not_a_string(name: &str, expr: &Expr) -> syn::Error {
         ),
     };
     syn::Error::new_spanned(expr, message)
-}
-
-/// Why `scope` is not a valid scope name, if it is not.
-pub(crate) fn scope_problem(scope: &str) -> Option<String> {
-    if scope.is_empty() {
-        return Some("a scope cannot be empty".to_owned());
-    }
-    if scope.chars().any(char::is_whitespace) {
-        return Some(format!(
-            "scope `{scope}` contains whitespace; list several scopes as `[\"a\", \"b\"]`"
-        ));
-    }
-    if let Some(bad) = scope
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, ':' | '.' | '_' | '-')))
-    {
-        let wildcard = if bad == '*' {
-            " (wildcards belong in the scopes granted to keys, not in the scopes a handler requires)"
-        } else {
-            ""
-        };
-        return Some(format!(
-            "scope `{scope}` contains `{bad}`; scopes use letters, digits and `:._-` only{wildcard}"
-        ));
-    }
-    None
 }

@@ -18,7 +18,9 @@ use syn::LitStr;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::args::{Errors, scope_problem};
+use keygate_grammar::scope_problem;
+
+use crate::args::Errors;
 
 const FALLBACK_VAR: &str = "KEYGATE_SCOPES_MANIFEST";
 const TABLE: &str = "[package.metadata.keygate.scopes]";

@@ -75,7 +75,7 @@ impl fmt::Debug for KeyGate {
 pub enum KeyError {
     /// A scope name is not valid.
     #[error(
-        "invalid scope `{0}`: scopes use letters, digits and `:._-` (a granted scope may end in `*`)"
+        "invalid scope `{0}`: scopes use letters, digits and `:._-`; a wildcard grant is `*` or ends in `:*`"
     )]
     InvalidScope(String),
     /// A scope (or a wildcard grant covering no scope) outside the service's declared scopes.

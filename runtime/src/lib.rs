@@ -78,7 +78,10 @@ pub use keygate_macros::{declared_scopes, require_api_key};
 pub use layer::{RequireKey, RequireKeyLayer};
 pub use record::{CreatedKey, KeyFilter, KeyRecord, KeyState, NewKey, PlaintextKey};
 pub use reject::{Rejection, RejectionKind};
-pub use scope::{Requirement, ScopeMatch, ScopeRequirement, is_valid_grant, is_valid_scope};
+pub use scope::{
+    Requirement, ScopeMatch, ScopeRequirement, grant_problem, is_valid_grant, is_valid_scope,
+    scope_problem,
+};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::{ConnectError, SqlStore, SqlStoreBuilder};
 pub use store::{BoxError, KeyStore, MemoryStore, StoreError};
