@@ -15,9 +15,10 @@ use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use keygate::{
-    DeclaredScope, KeyFilter, KeyGate, KeyRecord, KeyState, NewKey, SqlStore, parse_duration,
-};
+use keygate::duration::parse_duration;
+use keygate::record::{KeyFilter, KeyState};
+use keygate::scope::DeclaredScope;
+use keygate::{KeyGate, KeyRecord, NewKey, SqlStore};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -192,7 +193,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         if create.name.trim().is_empty() {
             return Err(Failure("--name must not be empty".into()));
         }
-        if let Some(bad) = create.scopes.iter().find(|s| !keygate::is_valid_grant(s)) {
+        if let Some(bad) = create
+            .scopes
+            .iter()
+            .find(|s| !keygate::scope::is_valid_grant(s))
+        {
             return Err(Failure(format!(
                 "invalid scope `{}`: scopes use letters, digits and `:._-` (a granted scope may end in `*`)",
                 bad.escape_default()
@@ -330,7 +335,7 @@ async fn verify(gate: &KeyGate) -> Result<ExitCode, Failure> {
             println!("scopes: {}", identity.scopes().join(" "));
             Ok(ExitCode::SUCCESS)
         }
-        Err(rejection) if rejection.kind() == &keygate::RejectionKind::StoreUnavailable => {
+        Err(rejection) if rejection.kind() == &keygate::reject::RejectionKind::StoreUnavailable => {
             Err(Failure(
                 "the key could not be checked: the database did not answer, or the key's hash \
                  needs the service's pepper (--pepper-env)"

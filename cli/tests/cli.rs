@@ -300,9 +300,9 @@ fn usage_mistakes_are_one_line_too() {
 
 #[test]
 fn scopes_the_service_declared_are_enforced() {
-    static SCOPES: &[keygate::DeclaredScope] = &[
-        keygate::DeclaredScope::new("items:read", "Read items"),
-        keygate::DeclaredScope::new("admin", "Manage keys"),
+    static SCOPES: &[keygate::scope::DeclaredScope] = &[
+        keygate::scope::DeclaredScope::new("items:read", "Read items"),
+        keygate::scope::DeclaredScope::new("admin", "Manage keys"),
     ];
     let db = Db::new("declared");
     let first = keygate(

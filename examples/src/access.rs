@@ -1,6 +1,7 @@
 //! The access table: every documented route, and what it takes to call it.
 
-use keygate::{ProtectedHandler, ScopeMatch, protected_routes};
+use keygate::audit::{ProtectedHandler, protected_handlers};
+use keygate::scope::ScopeMatch;
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::path::HttpMethod;
 
@@ -75,7 +76,7 @@ pub fn render(table: &[RouteAccess]) -> String {
 /// registered in this crate, plus `GET /openapi.json`, which serves the document itself.
 pub fn table(doc: &OpenApi) -> Vec<RouteAccess> {
     const CRATE: &str = env!("CARGO_CRATE_NAME");
-    let mine: Vec<&'static ProtectedHandler> = protected_routes()
+    let mine: Vec<&'static ProtectedHandler> = protected_handlers()
         .into_iter()
         .filter(|h| h.module_path.split("::").next() == Some(CRATE))
         .collect();

@@ -35,7 +35,7 @@ use utoipa_axum::routes;
 
 /// The scopes declared in this crate's `Cargo.toml`, for
 /// [`KeyGateBuilder::declared_scopes`](keygate::KeyGateBuilder::declared_scopes).
-pub static DECLARED_SCOPES: &[keygate::DeclaredScope] = keygate::declared_scopes!();
+pub static DECLARED_SCOPES: &[keygate::scope::DeclaredScope] = keygate::declared_scopes!();
 
 /// The router state: the key gate and the items.
 #[derive(Clone, FromRef)]

@@ -3,7 +3,9 @@
 
 use std::net::SocketAddr;
 
-use keygate::{CachedStore, KeyFilter, KeyGate, KeyGateBuilder, KeyStore, SqlStore};
+use keygate::record::KeyFilter;
+use keygate::store::KeyStore;
+use keygate::{CachedStore, KeyGate, KeyGateBuilder, SqlStore};
 use keygate_example::{AppState, DECLARED_SCOPES, Items, access, app, mint_demo_keys, openapi};
 use tracing_subscriber::EnvFilter;
 

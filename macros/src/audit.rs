@@ -1,4 +1,4 @@
-//! Registering the handler for `keygate::protected_routes()`.
+//! Registering the handler for `keygate::protected_handlers()`.
 
 use proc_macro2::TokenStream;
 use quote::quote;

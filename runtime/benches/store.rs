@@ -7,7 +7,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use keygate::{CachedStore, KeyGate, KeyStore, MemoryStore, SqlStore};
+use keygate::store::KeyStore;
+use keygate::{CachedStore, KeyGate, MemoryStore, SqlStore};
 use sqlx::Connection;
 use tokio::runtime::Runtime;
 

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use keygate::{
-    KeyFilter, KeyGate, KeyRecord, KeyStore, MemoryStore, NewKey, Requirement, StoreError,
-};
+use keygate::record::KeyFilter;
+use keygate::scope::Requirement;
+use keygate::store::{ChangeOutcome, KeyChange, KeyStore, StoreError};
+use keygate::{KeyGate, KeyRecord, MemoryStore, NewKey};
 use time::OffsetDateTime;
 use tokio::runtime::Runtime;
 
@@ -33,26 +34,8 @@ impl KeyStore for Counting {
     async fn list(&self, filter: &KeyFilter) -> Result<Vec<KeyRecord>, StoreError> {
         self.inner.list(filter).await
     }
-    async fn revoke(&self, key_id: &str, at: OffsetDateTime) -> Result<bool, StoreError> {
-        self.inner.revoke(key_id, at).await
-    }
-    async fn set_expiry(
-        &self,
-        key_id: &str,
-        at: Option<OffsetDateTime>,
-    ) -> Result<bool, StoreError> {
-        self.inner.set_expiry(key_id, at).await
-    }
-    async fn set_scopes(&self, key_id: &str, scopes: &[String]) -> Result<bool, StoreError> {
-        self.inner.set_scopes(key_id, scopes).await
-    }
-    async fn rotate(
-        &self,
-        old: &str,
-        new: KeyRecord,
-        at: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        self.inner.rotate(old, new, at).await
+    async fn update(&self, key_id: &str, change: KeyChange) -> Result<ChangeOutcome, StoreError> {
+        self.inner.update(key_id, change).await
     }
     async fn record_last_used(&self, uses: &[(String, OffsetDateTime)]) -> Result<(), StoreError> {
         self.inner.record_last_used(uses).await

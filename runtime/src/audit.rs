@@ -5,7 +5,7 @@ use crate::scope::{Requirement, ScopeMatch};
 
 /// A handler that `#[require_api_key]` was applied to, as registered by the attribute.
 ///
-/// See [`protected_routes`].
+/// See [`protected_handlers`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ProtectedHandler {
     /// The handler function's name, such as `list_items`. utoipa uses the same name as the
@@ -43,19 +43,21 @@ inventory::collect!(ProtectedHandler);
 /// it against your route table (or your OpenAPI document's operations) to get an access table.
 ///
 /// ```
-/// use keygate::{ScopeMatch, protected_routes, require_api_key};
+/// use keygate::{require_api_key};
+/// use keygate::audit::protected_handlers;
+/// use keygate::scope::ScopeMatch;
 ///
 /// #[require_api_key(any_scopes = ["admin", "items:write"])]
 /// async fn delete_item() {}
 ///
-/// let handler = protected_routes()
+/// let handler = protected_handlers()
 ///     .into_iter()
 ///     .find(|h| h.name == "delete_item")
 ///     .unwrap();
 /// assert_eq!(handler.scopes, ["admin", "items:write"]);
 /// assert_eq!(handler.mode, ScopeMatch::Any);
 /// ```
-pub fn protected_routes() -> Vec<&'static ProtectedHandler> {
+pub fn protected_handlers() -> Vec<&'static ProtectedHandler> {
     let mut all: Vec<&'static ProtectedHandler> =
         inventory::iter::<ProtectedHandler>.into_iter().collect();
     all.sort_by_key(|h| (h.module_path, h.name));

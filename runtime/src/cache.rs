@@ -9,7 +9,7 @@ use moka::sync::Cache;
 use time::OffsetDateTime;
 
 use crate::record::{KeyFilter, KeyRecord};
-use crate::store::{KeyStore, StoreError};
+use crate::store::{ChangeOutcome, KeyChange, KeyStore, StoreError};
 
 /// A cache in front of a [`KeyStore`], so most verifications never reach the database.
 ///
@@ -253,41 +253,14 @@ impl<S: KeyStore> KeyStore for CachedStore<S> {
         self.inner.list(filter).await
     }
 
-    async fn revoke(&self, key_id: &str, at: OffsetDateTime) -> Result<bool, StoreError> {
-        let result = self.inner.revoke(key_id, at).await;
+    async fn update(&self, key_id: &str, change: KeyChange) -> Result<ChangeOutcome, StoreError> {
+        let created = change.created_key_id().map(str::to_owned);
+        let result = self.inner.update(key_id, change).await;
+        // Forgotten whatever the result: an error may hide a change that was written.
         self.invalidate(key_id).await;
-        result
-    }
-
-    async fn set_expiry(
-        &self,
-        key_id: &str,
-        expires_at: Option<OffsetDateTime>,
-    ) -> Result<bool, StoreError> {
-        let result = self.inner.set_expiry(key_id, expires_at).await;
-        self.invalidate(key_id).await;
-        result
-    }
-
-    async fn set_scopes(&self, key_id: &str, scopes: &[String]) -> Result<bool, StoreError> {
-        let result = self.inner.set_scopes(key_id, scopes).await;
-        self.invalidate(key_id).await;
-        result
-    }
-
-    async fn rotate(
-        &self,
-        old_key_id: &str,
-        replacement: KeyRecord,
-        old_expires_at: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        let new_key_id = replacement.key_id.clone();
-        let result = self
-            .inner
-            .rotate(old_key_id, replacement, old_expires_at)
-            .await;
-        self.invalidate(old_key_id).await;
-        self.invalidate(&new_key_id).await;
+        if let Some(created) = created {
+            self.invalidate(&created).await;
+        }
         result
     }
 

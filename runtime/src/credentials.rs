@@ -1,9 +1,11 @@
-//! Finding the presented key in a request.
+//! Credential sources: which ones a gate reads (built from its builder's settings), the
+//! `WWW-Authenticate` challenges they announce, and finding the presented key in a request.
 
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};
 
+use crate::gate::ConfigError;
 use crate::reject::RejectionKind;
 
 /// The enabled credential sources.
@@ -13,6 +15,66 @@ pub(crate) struct Sources {
     pub(crate) bearer: bool,
     pub(crate) query: Option<String>,
     pub(crate) cookie: Option<String>,
+}
+
+impl Sources {
+    /// The sources a builder asked for, each name checked once at start-up.
+    pub(crate) fn new(
+        header: Option<&str>,
+        bearer: bool,
+        query: Option<String>,
+        cookie: Option<String>,
+    ) -> Result<Sources, ConfigError> {
+        let header = match header {
+            Some(name) => Some(
+                HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| ConfigError(format!("`{name}` is not a valid header name")))?,
+            ),
+            None => None,
+        };
+        for (what, name) in [("query parameter", &query), ("cookie", &cookie)] {
+            if let Some(name) = name
+                && (name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()))
+            {
+                return Err(ConfigError(format!("`{name}` is not a valid {what} name")));
+            }
+        }
+        if header.is_none() && !bearer && query.is_none() && cookie.is_none() {
+            return Err(ConfigError(
+                "every credential source is disabled; no key could ever be presented".into(),
+            ));
+        }
+        Ok(Sources {
+            header,
+            bearer,
+            query,
+            cookie,
+        })
+    }
+
+    /// One `WWW-Authenticate` challenge per enabled source, rendered once at start-up.
+    pub(crate) fn challenges(&self, realm: &str) -> Result<Vec<HeaderValue>, ConfigError> {
+        if realm.contains('"') || realm.contains('\\') {
+            return Err(ConfigError("the realm may not contain quotes".into()));
+        }
+        let mut challenges = Vec::new();
+        if let Some(name) = &self.header {
+            challenges.push(format!(r#"ApiKey realm="{realm}", header="{name}""#));
+        }
+        if self.bearer {
+            challenges.push(format!(r#"Bearer realm="{realm}""#));
+        }
+        if let Some(name) = &self.query {
+            challenges.push(format!(r#"ApiKey realm="{realm}", query="{name}""#));
+        }
+        if let Some(name) = &self.cookie {
+            challenges.push(format!(r#"ApiKey realm="{realm}", cookie="{name}""#));
+        }
+        challenges
+            .into_iter()
+            .map(|c| HeaderValue::try_from(c).map_err(|_| ConfigError("unprintable realm".into())))
+            .collect()
+    }
 }
 
 /// At most one distinct presented key, remembered as the first one seen.

@@ -21,7 +21,7 @@ use crate::scope::grant_covers;
 /// Usually made by [`declared_scopes!`](crate::declared_scopes); by hand:
 ///
 /// ```
-/// use keygate::DeclaredScope;
+/// use keygate::scope::DeclaredScope;
 ///
 /// static SCOPES: &[DeclaredScope] = &[
 ///     DeclaredScope::new("items:read", "Read the item catalogue"),

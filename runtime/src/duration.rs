@@ -17,12 +17,12 @@ pub struct DurationError(String);
 /// ```
 /// use std::time::Duration;
 ///
-/// assert_eq!(keygate::parse_duration("90d"), Ok(Duration::from_secs(90 * 86_400)));
-/// assert_eq!(keygate::parse_duration("24h"), Ok(Duration::from_secs(86_400)));
-/// assert!(keygate::parse_duration("0d").is_err());
-/// assert!(keygate::parse_duration("-1d").is_err());
-/// assert!(keygate::parse_duration("9999999w").is_err());
-/// assert!(keygate::parse_duration("soon").is_err());
+/// assert_eq!(keygate::duration::parse_duration("90d"), Ok(Duration::from_secs(90 * 86_400)));
+/// assert_eq!(keygate::duration::parse_duration("24h"), Ok(Duration::from_secs(86_400)));
+/// assert!(keygate::duration::parse_duration("0d").is_err());
+/// assert!(keygate::duration::parse_duration("-1d").is_err());
+/// assert!(keygate::duration::parse_duration("9999999w").is_err());
+/// assert!(keygate::duration::parse_duration("soon").is_err());
 /// ```
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let text = text.trim();

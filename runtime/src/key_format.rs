@@ -23,7 +23,7 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 /// Why a presented string is not a well-formed key. Reported to clients as `invalid_api_key`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum FormatError {
+pub(crate) enum FormatError {
     /// The key does not start with this service's `<prefix>_`.
     #[error("the key does not start with the expected prefix")]
     WrongPrefix,
@@ -100,10 +100,29 @@ pub(crate) fn parse<'a>(prefix: &str, key: &'a str) -> Result<ParsedKey<'a>, For
     })
 }
 
-/// A newly generated key: its public id, and the full key text shown once to its holder.
+/// A newly generated key: the full text shown once to its holder, and where its id and secret
+/// sit in it, so minting a key never parses what it has just written.
 pub(crate) struct GeneratedKey {
-    pub(crate) key_id: String,
-    pub(crate) key: String,
+    key: String,
+    id_start: usize,
+}
+
+impl GeneratedKey {
+    /// The public key id.
+    pub(crate) fn key_id(&self) -> &str {
+        &self.key[self.id_start..self.id_start + KEY_ID_LEN]
+    }
+
+    /// The secret, to be hashed for storage.
+    pub(crate) fn secret(&self) -> &str {
+        let start = self.id_start + KEY_ID_LEN + 1;
+        &self.key[start..start + SECRET_LEN]
+    }
+
+    /// The whole key text.
+    pub(crate) fn into_key(self) -> String {
+        self.key
+    }
 }
 
 /// Generates a key with a fresh random id and secret.
@@ -115,14 +134,17 @@ pub(crate) fn generate(prefix: &str) -> Result<GeneratedKey, getrandom::Error> {
     let mut key = String::with_capacity(prefix.len() + 1 + TAIL_LEN);
     key.push_str(prefix);
     key.push('_');
-    // `fill_base62` writes only ASCII alphanumerics.
-    let key_id = std::str::from_utf8(&key_id).unwrap_or_default().to_owned();
-    key.push_str(&key_id);
+    // `fill_base62` writes only ASCII alphanumerics, so every slice below is valid UTF-8 and the
+    // id and secret ranges fall on character boundaries.
+    key.push_str(std::str::from_utf8(&key_id).unwrap_or_default());
     key.push('_');
     key.push_str(std::str::from_utf8(&secret).unwrap_or_default());
     let checksum = encode_checksum(crc32fast::hash(key.as_bytes()));
     key.push_str(std::str::from_utf8(&checksum).unwrap_or_default());
-    Ok(GeneratedKey { key_id, key })
+    Ok(GeneratedKey {
+        key,
+        id_start: prefix.len() + 1,
+    })
 }
 
 /// Fills `out` with uniformly distributed base62 characters from the OS random source.
@@ -194,7 +216,8 @@ mod tests {
     fn generated_key_round_trips() {
         let generated = fresh();
         let parsed = parse(PREFIX, &generated.key).expect("a generated key parses");
-        assert_eq!(parsed.key_id, generated.key_id);
+        assert_eq!(parsed.key_id, generated.key_id());
+        assert_eq!(parsed.secret, generated.secret());
         assert_eq!(parsed.secret.len(), SECRET_LEN);
         assert!(generated.key.starts_with("acme_live_"));
         assert!(
@@ -210,7 +233,7 @@ mod tests {
         let a = fresh();
         let b = fresh();
         assert_ne!(a.key, b.key);
-        assert_ne!(a.key_id, b.key_id);
+        assert_ne!(a.key_id(), b.key_id());
     }
 
     #[test]
@@ -271,7 +294,7 @@ mod tests {
         let generated = fresh();
         let parsed = parse(PREFIX, &generated.key).unwrap();
         let printed = format!("{parsed:?}");
-        assert!(printed.contains(&generated.key_id));
+        assert!(printed.contains(generated.key_id()));
         assert!(!printed.contains(parsed.secret));
     }
 

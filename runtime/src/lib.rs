@@ -39,52 +39,47 @@
 
 #![warn(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod audit;
+pub mod audit;
 #[cfg(feature = "cache")]
-mod cache;
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub mod cache;
 mod credentials;
 mod declared;
-mod duration;
-mod extract;
-mod gate;
-mod hash;
+pub mod duration;
+pub mod extract;
+pub mod gate;
+pub mod hash;
 mod identity;
 mod key_format;
-mod layer;
+pub mod layer;
 #[cfg(feature = "utoipa")]
+#[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
 pub mod openapi;
-mod record;
+pub mod record;
 pub mod reject;
-mod scope;
+pub mod scope;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-mod sql;
-mod store;
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+pub mod sql;
+pub mod store;
 #[cfg(feature = "test-util")]
 mod testing;
 mod usage;
 
-pub use audit::{ProtectedHandler, protected_routes};
 #[cfg(feature = "cache")]
-pub use cache::{CachedStore, CachedStoreBuilder};
-pub use declared::DeclaredScope;
-pub use duration::{DurationError, parse_duration};
-pub use extract::Guard;
-pub use gate::{ConfigError, KeyError, KeyGate, KeyGateBuilder, MAX_LIFETIME};
-pub use hash::{HashVersion, KeyHash};
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub use cache::CachedStore;
+pub use gate::{KeyError, KeyGate, KeyGateBuilder};
 pub use identity::ApiKey;
-pub use key_format::FormatError;
 pub use keygate_macros::{declared_scopes, require_api_key};
-pub use layer::{RequireKey, RequireKeyLayer};
-pub use record::{CreatedKey, KeyFilter, KeyRecord, KeyState, NewKey, PlaintextKey};
-pub use reject::{Rejection, RejectionKind};
-pub use scope::{
-    Requirement, ScopeMatch, ScopeRequirement, grant_problem, is_valid_grant, is_valid_scope,
-    scope_problem,
-};
+pub use record::{CreatedKey, KeyRecord, NewKey};
+pub use reject::Rejection;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use sql::{ConnectError, SqlStore, SqlStoreBuilder};
-pub use store::{BoxError, KeyStore, MemoryStore, StoreError};
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+pub use sql::SqlStore;
+pub use store::MemoryStore;
 
 /// What `#[require_api_key]` expands to. Not a public API: it changes without notice.
 #[doc(hidden)]

@@ -53,7 +53,7 @@ use utoipa::openapi::security::{
 };
 use utoipa::openapi::{Components, ContentBuilder, OpenApi, Ref, RefOr};
 
-use crate::audit::{ProtectedHandler, protected_routes};
+use crate::audit::{ProtectedHandler, protected_handlers};
 use crate::declared::DeclaredScope;
 use crate::gate::KeyGate;
 use crate::scope::ScopeMatch;
@@ -90,7 +90,7 @@ pub fn secure(gate: &KeyGate, openapi: &mut OpenApi) -> Vec<&'static ProtectedHa
             .insert(name.to_owned(), RefOr::T(response));
     }
 
-    let handlers = protected_routes();
+    let handlers = protected_handlers();
     let mut matched: Vec<&'static ProtectedHandler> = Vec::new();
     let scheme_names: Vec<&str> = schemes.iter().map(|(name, _)| *name).collect();
     for item in openapi.paths.paths.values_mut() {

@@ -181,7 +181,7 @@ impl NewKey {
 /// Which records [`KeyGate::list_keys`](crate::KeyGate::list_keys) returns.
 ///
 /// ```
-/// use keygate::{KeyFilter, KeyState};
+/// use keygate::record::{KeyFilter, KeyState};
 ///
 /// let active_for_infra = KeyFilter::default().owner("team-infra").state(KeyState::Active);
 /// assert_eq!(active_for_infra.owner.as_deref(), Some("team-infra"));

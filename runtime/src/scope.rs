@@ -5,6 +5,7 @@
 //! `:._-` only. A *granted* scope may also be `*` (every scope) or end in `:*`: `items:*` covers
 //! `items:read` and `items:write` but not `itemsecret:read`; wildcards cover whole segments.
 
+pub use crate::declared::DeclaredScope;
 pub use keygate_grammar::{grant_problem, is_valid_grant, is_valid_scope, scope_problem};
 
 pub(crate) use keygate_grammar::grant_covers;
@@ -27,7 +28,7 @@ pub enum ScopeMatch {
 /// What a handler requires of a key's scopes.
 ///
 /// ```
-/// use keygate::{Requirement, ScopeMatch};
+/// use keygate::scope::{Requirement, ScopeMatch};
 ///
 /// let read = Requirement::all(&["items:read"]);
 /// assert!(read.is_met_by(&["items:*".to_owned()]));
@@ -82,10 +83,10 @@ impl<'a> Requirement<'a> {
 /// `#[require_api_key]` injects, so they can be read back without running the handler.
 ///
 /// The attribute implements this trait for a generated marker type; implement it by hand only to
-/// use [`Guard`](crate::Guard) without the attribute.
+/// use [`Guard`](crate::extract::Guard) without the attribute.
 ///
 /// ```
-/// use keygate::{ScopeMatch, ScopeRequirement};
+/// use keygate::scope::{ScopeMatch, ScopeRequirement};
 ///
 /// struct ReadItems;
 /// impl ScopeRequirement for ReadItems {

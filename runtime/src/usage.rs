@@ -1,36 +1,48 @@
 //! Last-used times, kept in memory and written in batches, so admitting a request never waits on
-//! a store write.
+//! a store write. The recorder holds the store it writes to, not the gate: the gate depends on
+//! it, never the other way round.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::gate::KeyGate;
 use crate::store::{DynStore, StoreError};
 
 pub(crate) struct Usage {
+    shared: Arc<Recorder>,
+}
+
+struct Recorder {
     pending: Mutex<HashMap<String, OffsetDateTime>>,
+    store: Arc<dyn DynStore>,
     flusher_started: AtomicBool,
     interval: Duration,
 }
 
 impl Usage {
-    pub(crate) fn new(interval: Duration) -> Self {
+    pub(crate) fn new(store: Arc<dyn DynStore>, interval: Duration) -> Self {
         Usage {
-            pending: Mutex::new(HashMap::new()),
-            flusher_started: AtomicBool::new(false),
-            interval,
+            shared: Arc::new(Recorder {
+                pending: Mutex::new(HashMap::new()),
+                store,
+                flusher_started: AtomicBool::new(false),
+                interval,
+            }),
         }
     }
 
     /// Notes that `key_id` was admitted at `at`. Allocates only the first time a key is seen
     /// between two flushes.
-    pub(crate) fn record(&self, gate: &KeyGate, key_id: &str, at: OffsetDateTime) {
+    pub(crate) fn record(&self, key_id: &str, at: OffsetDateTime) {
+        let recorder = &self.shared;
         {
-            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut pending = recorder
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             match pending.get_mut(key_id) {
                 Some(last) => *last = at,
                 None => {
@@ -38,40 +50,47 @@ impl Usage {
                 }
             }
         }
-        if !self.flusher_started.load(Ordering::Relaxed)
-            && !self.flusher_started.swap(true, Ordering::AcqRel)
+        if !recorder.flusher_started.load(Ordering::Relaxed)
+            && !recorder.flusher_started.swap(true, Ordering::AcqRel)
         {
-            self.start_flusher(gate);
+            start_flusher(&self.shared);
         }
     }
 
-    /// Starts the periodic flush on the current tokio runtime. It holds the gate weakly and ends
-    /// when the last `KeyGate` clone is dropped.
-    fn start_flusher(&self, gate: &KeyGate) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            // No runtime (a synchronous caller): times wait for an explicit `flush_usage`.
-            self.flusher_started.store(false, Ordering::Release);
-            return;
-        };
-        let weak = gate.downgrade();
-        let interval = self.interval;
-        runtime.spawn(async move {
-            let mut ticks = tokio::time::interval(interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            ticks.tick().await;
-            loop {
-                ticks.tick().await;
-                let Some(inner) = weak.upgrade() else { break };
-                if let Err(error) = inner.usage.flush(&*inner.store).await {
-                    tracing::warn!(target: "keygate", %error, "could not record last-used times; will retry");
-                }
-            }
-        });
+    /// Writes everything pending now.
+    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
+        self.shared.flush().await
     }
+}
 
+/// Starts the periodic flush on the current tokio runtime. It holds the recorder weakly and ends
+/// when the gate that owns it is dropped.
+fn start_flusher(recorder: &Arc<Recorder>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        // No runtime (a synchronous caller): times wait for an explicit `flush_usage`.
+        recorder.flusher_started.store(false, Ordering::Release);
+        return;
+    };
+    let weak: Weak<Recorder> = Arc::downgrade(recorder);
+    let interval = recorder.interval;
+    runtime.spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            let Some(recorder) = weak.upgrade() else { break };
+            if let Err(error) = recorder.flush().await {
+                tracing::warn!(target: "keygate", %error, "could not record last-used times; will retry");
+            }
+        }
+    });
+}
+
+impl Recorder {
     /// Writes everything pending. On failure the times are kept for the next attempt, unless a
     /// newer time for the same key arrived meanwhile.
-    pub(crate) async fn flush(&self, store: &dyn DynStore) -> Result<(), StoreError> {
+    async fn flush(&self) -> Result<(), StoreError> {
         let batch: Vec<(String, OffsetDateTime)> = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
             if pending.is_empty() {
@@ -79,7 +98,7 @@ impl Usage {
             }
             pending.drain().collect()
         };
-        let result = store.record_last_used(&batch).await;
+        let result = self.store.record_last_used(&batch).await;
         if result.is_err() {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
             for (key_id, at) in batch {

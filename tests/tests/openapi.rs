@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use keygate::{KeyGate, ProtectedHandler, ScopeMatch, protected_routes, require_api_key};
+use keygate::audit::{ProtectedHandler, protected_handlers};
+use keygate::scope::ScopeMatch;
+use keygate::{KeyGate, require_api_key};
 use keygate_example::access::{self, PUBLIC_ROUTES};
 use keygate_example::{AppState, Items, app, openapi};
 use serde_json::Value;
@@ -17,7 +19,7 @@ fn gate() -> KeyGate {
 }
 
 fn example_handlers() -> Vec<&'static ProtectedHandler> {
-    protected_routes()
+    protected_handlers()
         .into_iter()
         .filter(|h| h.module_path.starts_with("keygate_example"))
         .collect()
@@ -99,7 +101,7 @@ fn the_table_catches_a_new_unprotected_route() {
 
 #[test]
 fn the_attribute_registers_handlers_in_either_order() {
-    let guarded = protected_routes()
+    let guarded = protected_handlers()
         .into_iter()
         .find(|h| h.name == "guarded")
         .expect("`guarded` is registered");

@@ -3,7 +3,9 @@
 
 mod sql_support;
 
-use keygate::{CachedStore, KeyFilter, KeyGate, KeyStore, SqlStore};
+use keygate::record::KeyFilter;
+use keygate::store::KeyStore;
+use keygate::{CachedStore, KeyGate, SqlStore};
 use keygate_example::{AppState, DemoKeys, Items, app, mint_demo_keys};
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use keygate::{CachedStore, KeyGate, KeyStore, NewKey, SqlStore};
+use keygate::store::{ChangeOutcome, KeyChange, KeyStore};
+use keygate::{CachedStore, KeyGate, NewKey, SqlStore};
 use sql_support::{Probe, TempDb, unknown_key};
 use time::OffsetDateTime;
 
@@ -149,7 +150,13 @@ async fn a_change_during_a_slow_lookup_is_not_undone_by_its_answer() {
     while probe.reads.load(Ordering::SeqCst) == 0 {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    assert!(cached.revoke(&id, OffsetDateTime::now_utc()).await.unwrap());
+    let revoke = KeyChange::Revoke {
+        at: OffsetDateTime::now_utc(),
+    };
+    assert_eq!(
+        cached.update(&id, revoke).await.unwrap(),
+        ChangeOutcome::Applied
+    );
     // A lookup that starts after the revocation does not join the stale one.
     let after = tokio::spawn({
         let gate = gate.clone();

@@ -3,7 +3,10 @@
 
 mod sql_support;
 
-use keygate::{ConnectError, KeyFilter, KeyGate, KeyStore, NewKey, SqlStore};
+use keygate::record::KeyFilter;
+use keygate::sql::ConnectError;
+use keygate::store::KeyStore;
+use keygate::{KeyGate, NewKey, SqlStore};
 use sql_support::{PgSchema, TempDb};
 use sqlx::Connection;
 

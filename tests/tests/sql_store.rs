@@ -6,9 +6,9 @@ mod sql_support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use keygate::{
-    KeyError, KeyFilter, KeyGate, KeyRecord, KeyState, KeyStore, MemoryStore, NewKey, StoreError,
-};
+use keygate::record::{KeyFilter, KeyState};
+use keygate::store::{ChangeOutcome, KeyChange, KeyStore, StoreError};
+use keygate::{KeyError, KeyGate, KeyRecord, MemoryStore, NewKey};
 use sql_support::{PgSchema, Probe, TempDb};
 use time::OffsetDateTime;
 
@@ -99,11 +99,12 @@ async fn suite<S: KeyStore>(name: &str, store: Probe<S>) {
         .unwrap();
     gate.revoke_key(&b.record.key_id).await.unwrap();
     let past = OffsetDateTime::now_utc() - time::Duration::minutes(1);
-    assert!(
+    assert_eq!(
         store
-            .set_expiry(&c.record.key_id, Some(past))
+            .update(&c.record.key_id, KeyChange::SetExpiry(Some(past)))
             .await
-            .unwrap()
+            .unwrap(),
+        ChangeOutcome::Applied
     );
     let ids = |records: Vec<keygate::KeyRecord>| -> Vec<String> {
         records.into_iter().map(|r| r.key_id).collect()
@@ -142,7 +143,14 @@ async fn suite<S: KeyStore>(name: &str, store: Probe<S>) {
     assert!(first.is_some());
     assert_eq!(code(&gate, a.key.expose()).await, "revoked_api_key");
     let later = OffsetDateTime::now_utc() + time::Duration::hours(1);
-    assert!(store.revoke(&a.record.key_id, later).await.unwrap());
+    let revoke_later = || KeyChange::Revoke { at: later };
+    assert_eq!(
+        store
+            .update(&a.record.key_id, revoke_later())
+            .await
+            .unwrap(),
+        ChangeOutcome::Applied
+    );
     let again = store.fetch(&a.record.key_id).await.unwrap().unwrap();
     assert_eq!(
         again.revoked_at.map(ms),
@@ -162,7 +170,10 @@ async fn suite<S: KeyStore>(name: &str, store: Probe<S>) {
         Err(KeyError::Revoked(_))
     ));
     assert_eq!(code(&gate, a.key.expose()).await, "revoked_api_key");
-    assert!(!store.revoke("nosuchkey000", later).await.unwrap());
+    assert_eq!(
+        store.update("nosuchkey000", revoke_later()).await.unwrap(),
+        ChangeOutcome::NotFound
+    );
     assert!(matches!(
         gate.revoke_key("nosuchkey000").await,
         Err(KeyError::NotFound(_))
@@ -219,12 +230,13 @@ async fn suite<S: KeyStore>(name: &str, store: Probe<S>) {
         Err(KeyError::NotFound(_))
     ));
     // a failed rotation writes nothing
+    let rotation = |replacement: KeyRecord| KeyChange::Rotate {
+        replacement: Box::new(replacement),
+        old_expires_at: OffsetDateTime::now_utc(),
+        at: OffsetDateTime::now_utc(),
+    };
     let clash = store
-        .rotate(
-            &newer.record.key_id,
-            KeyRecord::clone(&fetched),
-            OffsetDateTime::now_utc(),
-        )
+        .update(&newer.record.key_id, rotation(KeyRecord::clone(&fetched)))
         .await;
     assert!(matches!(clash, Err(StoreError::Duplicate(_))), "{name}");
     let untouched = gate.get_key(&newer.record.key_id).await.unwrap();
@@ -232,11 +244,12 @@ async fn suite<S: KeyStore>(name: &str, store: Probe<S>) {
     assert_eq!(untouched.expires_at, None, "{name}: rolled back");
     let mut orphan = KeyRecord::clone(&fetched);
     orphan.key_id = format!("orphan{}", name.len());
-    assert!(
-        !store
-            .rotate("nosuchkey000", orphan.clone(), OffsetDateTime::now_utc())
+    assert_eq!(
+        store
+            .update("nosuchkey000", rotation(orphan.clone()))
             .await
-            .unwrap()
+            .unwrap(),
+        ChangeOutcome::NotFound
     );
     assert!(
         store.fetch(&orphan.key_id).await.unwrap().is_none(),

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use keygate::{KeyFilter, KeyRecord, KeyStore, SqlStore, StoreError};
+use keygate::record::KeyFilter;
+use keygate::store::{ChangeOutcome, KeyChange, KeyStore, StoreError};
+use keygate::{KeyRecord, SqlStore};
 use sqlx::Connection;
 use time::OffsetDateTime;
 
@@ -209,32 +211,9 @@ impl<S: KeyStore> KeyStore for Probe<S> {
         self.check()?;
         self.inner.list(filter).await
     }
-    async fn revoke(&self, key_id: &str, at: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn update(&self, key_id: &str, change: KeyChange) -> Result<ChangeOutcome, StoreError> {
         self.check()?;
-        self.inner.revoke(key_id, at).await
-    }
-    async fn set_expiry(
-        &self,
-        key_id: &str,
-        expires_at: Option<OffsetDateTime>,
-    ) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.set_expiry(key_id, expires_at).await
-    }
-    async fn set_scopes(&self, key_id: &str, scopes: &[String]) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.set_scopes(key_id, scopes).await
-    }
-    async fn rotate(
-        &self,
-        old_key_id: &str,
-        replacement: KeyRecord,
-        old_expires_at: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner
-            .rotate(old_key_id, replacement, old_expires_at)
-            .await
+        self.inner.update(key_id, change).await
     }
     async fn record_last_used(&self, uses: &[(String, OffsetDateTime)]) -> Result<(), StoreError> {
         self.check()?;

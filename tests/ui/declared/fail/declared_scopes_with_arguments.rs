@@ -1,5 +1,5 @@
 // `declared_scopes!()` reads the declaration; it takes nothing.
-static SCOPES: &[keygate::DeclaredScope] = keygate::declared_scopes!("items:read");
+static SCOPES: &[keygate::scope::DeclaredScope] = keygate::declared_scopes!("items:read");
 
 fn main() {
     let _ = SCOPES;

@@ -6,7 +6,7 @@ async fn list_items() -> &'static str {
     "[]"
 }
 
-static SCOPES: &[keygate::DeclaredScope] = keygate::declared_scopes!();
+static SCOPES: &[keygate::scope::DeclaredScope] = keygate::declared_scopes!();
 
 fn main() {
     let _ = SCOPES;

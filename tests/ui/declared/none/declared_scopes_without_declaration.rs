@@ -5,7 +5,7 @@ use keygate::require_api_key;
 #[require_api_key(scopes = "anything:goes")]
 async fn handler() {}
 
-static SCOPES: &[keygate::DeclaredScope] = keygate::declared_scopes!();
+static SCOPES: &[keygate::scope::DeclaredScope] = keygate::declared_scopes!();
 
 fn main() {
     let _ = SCOPES;

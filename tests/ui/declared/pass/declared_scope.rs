@@ -6,7 +6,9 @@
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::get;
-use keygate::{DeclaredScope, KeyGate, ScopeMatch, declared_scopes, protected_routes, require_api_key};
+use keygate::{KeyGate, declared_scopes, require_api_key};
+use keygate::audit::{protected_handlers};
+use keygate::scope::{DeclaredScope, ScopeMatch};
 
 #[derive(Clone, FromRef)]
 struct AppState {
@@ -32,7 +34,7 @@ fn main() {
             DeclaredScope::new("admin", "Manage API keys"),
         ]
     );
-    let change = protected_routes().into_iter().find(|h| h.name == "change_item").unwrap();
+    let change = protected_handlers().into_iter().find(|h| h.name == "change_item").unwrap();
     assert_eq!(change.scopes, ["items:write", "admin"]);
     assert_eq!(change.mode, ScopeMatch::Any);
     let gate = KeyGate::builder().declared_scopes(SCOPES).build();

@@ -1,0 +1,226 @@
+//! [`KeyGateBuilder`]: everything a [`KeyGate`] is configured with, checked once at start-up.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::Response;
+
+use super::{Inner, KeyGate};
+use crate::credentials::Sources;
+use crate::declared::DeclaredScope;
+use crate::hash::SecretHasher;
+use crate::key_format::is_valid_prefix;
+use crate::reject::{Rejection, RenderFn, Rendering};
+use crate::store::{DynStore, KeyStore, MemoryStore};
+use crate::usage::Usage;
+
+/// Builds a [`KeyGate`]. Start with [`KeyGate::builder`].
+pub struct KeyGateBuilder {
+    prefix: String,
+    header: Option<String>,
+    bearer: bool,
+    query: Option<String>,
+    cookie: Option<String>,
+    pepper: Option<Vec<u8>>,
+    realm: String,
+    hook: Option<Box<RenderFn>>,
+    store: Option<Arc<dyn DynStore>>,
+    flush_interval: Duration,
+    declared: Option<&'static [DeclaredScope]>,
+}
+
+impl fmt::Debug for KeyGateBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyGateBuilder")
+            .field("prefix", &self.prefix)
+            .field("header", &self.header)
+            .field("bearer", &self.bearer)
+            .field("pepper", &self.pepper.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The configuration given to [`KeyGateBuilder`] cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid keygate configuration: {0}")]
+pub struct ConfigError(pub(crate) String);
+
+impl KeyGateBuilder {
+    /// The key prefix naming the service and environment, such as `acme_live`: letters, digits
+    /// and `_`, not at either end. Default `kg`.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The header that carries the key. Default `X-API-Key`; matched case-insensitively.
+    pub fn header(mut self, name: impl Into<String>) -> Self {
+        self.header = Some(name.into());
+        self
+    }
+
+    /// Stops reading keys from a dedicated header (`Authorization: Bearer` only, say).
+    pub fn no_header(mut self) -> Self {
+        self.header = None;
+        self
+    }
+
+    /// Whether `Authorization: Bearer <key>` is read. Default on.
+    pub fn bearer(mut self, enabled: bool) -> Self {
+        self.bearer = enabled;
+        self
+    }
+
+    /// Also reads the key from this query parameter. Off by default, and discouraged: URLs end up
+    /// in access logs, browser history and `Referer` headers.
+    pub fn query_param(mut self, name: impl Into<String>) -> Self {
+        self.query = Some(name.into());
+        self
+    }
+
+    /// Also reads the key from this cookie. Off by default, and discouraged: a browser sends
+    /// cookies with every request, cross-site ones included.
+    pub fn cookie(mut self, name: impl Into<String>) -> Self {
+        self.cookie = Some(name.into());
+        self
+    }
+
+    /// A server-held secret mixed into every stored hash (HMAC-SHA-256). Keys created without a
+    /// pepper keep working after one is added.
+    pub fn pepper(mut self, pepper: impl AsRef<[u8]>) -> Self {
+        self.pepper = Some(pepper.as_ref().to_vec());
+        self
+    }
+
+    /// The realm named in `WWW-Authenticate` challenges. Default `api`.
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// Renders rejections the application's way. keygate still sets the status and the
+    /// `WWW-Authenticate` challenges, so the hook changes how a rejection looks, never whether a
+    /// request is admitted.
+    ///
+    /// ```
+    /// use axum::{Json, response::IntoResponse};
+    /// use keygate::KeyGate;
+    ///
+    /// // FastAPI-style bodies: {"detail": "..."}
+    /// let gate = KeyGate::builder()
+    ///     .render_rejection(|rejection| {
+    ///         Json(serde_json::json!({ "detail": rejection.kind().detail() })).into_response()
+    ///     })
+    ///     .build();
+    /// # let _ = gate;
+    /// ```
+    pub fn render_rejection<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&Rejection) -> Response + Send + Sync + 'static,
+    {
+        self.hook = Some(Box::new(hook));
+        self
+    }
+
+    /// Where keys are stored. Default: a new [`MemoryStore`](crate::MemoryStore).
+    pub fn store(mut self, store: impl KeyStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// How often last-used times are written to the store. Default 5 seconds.
+    pub fn usage_flush_interval(mut self, every: Duration) -> Self {
+        self.flush_interval = every;
+        self
+    }
+
+    /// The service's declared scopes, usually [`declared_scopes!()`](crate::declared_scopes).
+    /// Once set, [`KeyGate::create_key`], [`KeyGate::set_key_scopes`] and
+    /// [`KeyGate::rotate_key`] refuse with [`KeyError::UndeclaredScope`] a scope that is not
+    /// declared, and a wildcard grant (`items:*`, `*`) that covers no declared scope. Keys
+    /// already stored are still verified as they are. An empty list declares no scope at all:
+    /// only keys without scopes can be made.
+    ///
+    /// ```
+    /// use keygate::{KeyError, KeyGate, NewKey};
+    /// use keygate::scope::DeclaredScope;
+    ///
+    /// static SCOPES: &[DeclaredScope] = &[DeclaredScope::new("items:read", "Read items")];
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// // In a crate with `[package.metadata.keygate.scopes]`:
+    /// // `.declared_scopes(keygate::declared_scopes!())`
+    /// let gate = KeyGate::builder().declared_scopes(SCOPES).build();
+    /// assert!(gate.create_key(NewKey::new("ci").scopes(["items:*"])).await.is_ok());
+    /// let refused = gate.create_key(NewKey::new("ci").scopes(["itmes:read"])).await;
+    /// assert!(matches!(refused, Err(KeyError::UndeclaredScope { .. })));
+    /// # }
+    /// ```
+    pub fn declared_scopes(mut self, scopes: &'static [DeclaredScope]) -> Self {
+        self.declared = Some(scopes);
+        self
+    }
+
+    /// Builds the `KeyGate`, or says what is wrong with the configuration.
+    pub fn try_build(self) -> Result<KeyGate, ConfigError> {
+        if !is_valid_prefix(&self.prefix) {
+            return Err(ConfigError(format!(
+                "prefix `{}` must be letters, digits and `_`, not starting or ending with `_`",
+                self.prefix
+            )));
+        }
+        let sources = Sources::new(self.header.as_deref(), self.bearer, self.query, self.cookie)?;
+        let challenges = sources.challenges(&self.realm)?;
+        let store: Arc<dyn DynStore> = match self.store {
+            Some(store) => store,
+            None => Arc::new(MemoryStore::new()),
+        };
+        Ok(KeyGate {
+            inner: Arc::new(Inner {
+                prefix: self.prefix.into(),
+                sources,
+                hasher: SecretHasher::new(self.pepper.as_deref()),
+                usage: Usage::new(store.clone(), self.flush_interval),
+                store,
+                rendering: Arc::new(Rendering {
+                    challenges,
+                    hook: self.hook,
+                }),
+                declared: self.declared,
+            }),
+        })
+    }
+
+    /// Builds the `KeyGate`.
+    ///
+    /// # Panics
+    ///
+    /// If the configuration is invalid (see [`try_build`](Self::try_build)), like axum's router
+    /// panics on an invalid route: a mistake in the program, found at start-up.
+    pub fn build(self) -> KeyGate {
+        match self.try_build() {
+            Ok(gate) => gate,
+            Err(error) => panic!("{error}"),
+        }
+    }
+}
+
+impl KeyGate {
+    /// Starts building a `KeyGate`.
+    pub fn builder() -> KeyGateBuilder {
+        KeyGateBuilder {
+            prefix: "kg".to_owned(),
+            header: Some("X-API-Key".to_owned()),
+            bearer: true,
+            query: None,
+            cookie: None,
+            pepper: None,
+            realm: "api".to_owned(),
+            hook: None,
+            store: None,
+            flush_interval: Duration::from_secs(5),
+            declared: None,
+        }
+    }
+}

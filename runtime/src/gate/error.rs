@@ -1,0 +1,63 @@
+//! What can go wrong when keys are created or changed.
+
+use crate::store::StoreError;
+
+/// A lifecycle operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// A scope or grant is not valid; the message says why and how to write it.
+    #[error("invalid scope: {0}")]
+    InvalidScope(String),
+    /// A scope (or a wildcard grant covering no scope) outside the service's declared scopes.
+    /// Only when the `KeyGate` was given a declaration; see
+    /// [`KeyGateBuilder::declared_scopes`].
+    #[error("{}", undeclared_message(.scope, .declared))]
+    UndeclaredScope {
+        /// The refused scope or wildcard grant.
+        scope: String,
+        /// The declared scopes.
+        declared: Vec<&'static str>,
+    },
+    /// The key's name is empty.
+    #[error("a key needs a non-empty name")]
+    EmptyName,
+    /// A lifetime, expiry or grace period is zero, negative or absurdly long.
+    #[error("{0}")]
+    InvalidDuration(String),
+    /// No key has this id.
+    #[error("no key with id `{0}`")]
+    NotFound(String),
+    /// The key is revoked, and revocation is final.
+    #[error("key `{0}` is revoked")]
+    Revoked(String),
+    /// The key was already rotated; a key is rotated once, and its successor is the one to
+    /// rotate next.
+    #[error("key `{0}` was already rotated; rotate its successor instead")]
+    Rotated(String),
+    /// The key has expired, so it cannot be rotated; create a new key instead.
+    #[error("key `{0}` has expired; create a new key instead of rotating it")]
+    Expired(String),
+    /// The operating system's random source failed.
+    #[error("the operating system's random source failed")]
+    Random(#[source] getrandom::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn undeclared_message(scope: &str, declared: &[&str]) -> String {
+    let what = if scope.ends_with('*') {
+        format!("wildcard grant `{scope}` covers no declared scope")
+    } else {
+        format!("scope `{scope}` is not declared")
+    };
+    if declared.is_empty() {
+        format!("{what}; this service declares no scope")
+    } else {
+        format!(
+            "{what}; the declared scopes are `{}`",
+            declared.join("`, `")
+        )
+    }
+}

@@ -1,0 +1,236 @@
+//! The key lifecycle: create, list, rotate, revoke, change expiry and scopes.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::{KeyError, KeyGate};
+use crate::declared::grant_is_declared;
+use crate::key_format;
+use crate::record::{CreatedKey, KeyFilter, KeyRecord, NewKey, PlaintextKey};
+use crate::scope::grant_problem;
+use crate::store::{ChangeOutcome, KeyChange};
+
+/// The longest lifetime or grace period keygate accepts: a hundred years. Anything longer is a
+/// unit mistake, not a policy.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+impl KeyGate {
+    /// Refuses grants that are malformed, or outside the declaration when there is one.
+    fn validate_grants(&self, scopes: &[String]) -> Result<(), KeyError> {
+        validate_grants(scopes)?;
+        let Some(declared) = self.inner.declared else {
+            return Ok(());
+        };
+        match scopes.iter().find(|s| !grant_is_declared(s, declared)) {
+            Some(bad) => Err(KeyError::UndeclaredScope {
+                scope: bad.clone(),
+                declared: declared.iter().map(|s| s.name).collect(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Creates a key. The returned [`CreatedKey::key`] is the only time the key text exists
+    /// outside its holder.
+    ///
+    /// ```
+    /// use keygate::{KeyGate, NewKey};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let gate = KeyGate::builder().prefix("acme_live").build();
+    /// let created = gate
+    ///     .create_key(NewKey::new("ci-deploy").owner("team-infra").scopes(["items:read"]))
+    ///     .await
+    ///     .unwrap();
+    /// assert!(created.key.expose().starts_with("acme_live_"));
+    /// assert_eq!(created.record.scopes, ["items:read"]);
+    /// # }
+    /// ```
+    pub async fn create_key(&self, new: NewKey) -> Result<CreatedKey, KeyError> {
+        if new.name.trim().is_empty() {
+            return Err(KeyError::EmptyName);
+        }
+        self.validate_grants(&new.scopes)?;
+        let now = OffsetDateTime::now_utc();
+        let expires_at = match new.expires_in {
+            Some(lifetime) => Some(expiry_after(now, lifetime, "lifetime")?),
+            None => None,
+        };
+        let (key, mut record) = self.mint(now)?;
+        record.name = new.name;
+        record.owner = new.owner;
+        record.scopes = new.scopes;
+        record.metadata = new.metadata;
+        record.expires_at = expires_at;
+        self.inner.store.insert(record.clone()).await?;
+        Ok(CreatedKey { key, record })
+    }
+
+    /// A fresh key and a record holding only its id, hash and creation time.
+    fn mint(&self, now: OffsetDateTime) -> Result<(PlaintextKey, KeyRecord), KeyError> {
+        let generated = key_format::generate(&self.inner.prefix).map_err(KeyError::Random)?;
+        let record = KeyRecord {
+            key_id: generated.key_id().to_owned(),
+            hash: self.inner.hasher.hash_new(generated.secret()),
+            name: String::new(),
+            owner: String::new(),
+            scopes: Vec::new(),
+            metadata: Default::default(),
+            created_at: now,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+            rotated_from: None,
+            rotated_to: None,
+        };
+        Ok((PlaintextKey::new(generated.into_key()), record))
+    }
+
+    /// Keys matching `filter`, oldest first. Records carry hashes, never secrets.
+    pub async fn list_keys(&self, filter: &KeyFilter) -> Result<Vec<KeyRecord>, KeyError> {
+        Ok(self.inner.store.list(filter).await?)
+    }
+
+    /// The record of one key.
+    pub async fn get_key(&self, key_id: &str) -> Result<KeyRecord, KeyError> {
+        match self.inner.store.fetch(key_id).await? {
+            Some(record) => Ok(KeyRecord::clone(&record)),
+            None => Err(KeyError::NotFound(key_id.to_owned())),
+        }
+    }
+
+    /// Revokes a key, at once and for good. Revoking a revoked key changes nothing.
+    pub async fn revoke_key(&self, key_id: &str) -> Result<KeyRecord, KeyError> {
+        let at = OffsetDateTime::now_utc();
+        self.apply_change(key_id, KeyChange::Revoke { at }).await
+    }
+
+    /// Replaces a key: a new key with the same name, owner, scopes and metadata (and the same
+    /// lifetime, if the old one had an expiry), while the old key keeps working for `grace` and
+    /// then expires. The records link old → new.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use keygate::{KeyGate, NewKey};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let gate = KeyGate::builder().build();
+    /// let old = gate.create_key(NewKey::new("partner")).await.unwrap();
+    /// let new = gate
+    ///     .rotate_key(&old.record.key_id, Duration::from_secs(3600))
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(new.record.rotated_from.as_deref(), Some(old.record.key_id.as_str()));
+    /// assert!(gate.verify(old.key.expose()).await.is_ok(), "still inside the grace period");
+    /// # }
+    /// ```
+    ///
+    /// Only an active key that was never rotated can be rotated: a revoked key fails with
+    /// [`KeyError::Revoked`], an expired one with [`KeyError::Expired`], and a second rotation of
+    /// the same key with [`KeyError::Rotated`]. The check and the write are one conditional write
+    /// in the store, so a revocation or rotation racing this one (from another process, say)
+    /// cannot leave a live successor behind.
+    pub async fn rotate_key(&self, key_id: &str, grace: Duration) -> Result<CreatedKey, KeyError> {
+        let old = self.get_key(key_id).await?;
+        // The declaration may have changed since the old key was made.
+        self.validate_grants(&old.scopes)?;
+        let now = OffsetDateTime::now_utc();
+        let old_expires_at = if grace.is_zero() {
+            now
+        } else {
+            expiry_after(now, grace, "grace period")?
+        };
+        let (key, mut record) = self.mint(now)?;
+        record.name = old.name.clone();
+        record.owner = old.owner.clone();
+        record.scopes = old.scopes.clone();
+        record.metadata = old.metadata.clone();
+        record.expires_at = match old.expires_at {
+            Some(expires_at) => {
+                let lifetime = (expires_at - old.created_at).max(time::Duration::ZERO);
+                now.checked_add(lifetime)
+            }
+            None => None,
+        };
+        record.rotated_from = Some(old.key_id.clone());
+        let change = KeyChange::Rotate {
+            replacement: Box::new(record.clone()),
+            old_expires_at,
+            at: now,
+        };
+        self.apply_change(key_id, change).await?;
+        Ok(CreatedKey { key, record })
+    }
+
+    /// Sets the expiry to `now + lifetime`, or clears it with `None`.
+    pub async fn set_key_expiry(
+        &self,
+        key_id: &str,
+        lifetime: Option<Duration>,
+    ) -> Result<KeyRecord, KeyError> {
+        let expires_at = match lifetime {
+            Some(lifetime) => Some(expiry_after(
+                OffsetDateTime::now_utc(),
+                lifetime,
+                "lifetime",
+            )?),
+            None => None,
+        };
+        self.apply_change(key_id, KeyChange::SetExpiry(expires_at))
+            .await
+    }
+
+    /// Replaces a key's granted scopes.
+    pub async fn set_key_scopes<I, S>(&self, key_id: &str, scopes: I) -> Result<KeyRecord, KeyError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
+        self.validate_grants(&scopes)?;
+        self.apply_change(key_id, KeyChange::SetScopes(scopes))
+            .await
+    }
+
+    /// Applies `change` as one conditional write and returns the record as it is now; a refusal
+    /// becomes the error that says why.
+    async fn apply_change(&self, key_id: &str, change: KeyChange) -> Result<KeyRecord, KeyError> {
+        let refused = |error: fn(String) -> KeyError| Err(error(key_id.to_owned()));
+        match self.inner.store.update(key_id, change).await? {
+            ChangeOutcome::Applied => self.get_key(key_id).await,
+            ChangeOutcome::NotFound => refused(KeyError::NotFound),
+            ChangeOutcome::Revoked => refused(KeyError::Revoked),
+            ChangeOutcome::Rotated => refused(KeyError::Rotated),
+            ChangeOutcome::Expired => refused(KeyError::Expired),
+        }
+    }
+}
+
+fn validate_grants(scopes: &[String]) -> Result<(), KeyError> {
+    match scopes.iter().find_map(|s| grant_problem(s)) {
+        Some(problem) => Err(KeyError::InvalidScope(problem)),
+        None => Ok(()),
+    }
+}
+
+fn expiry_after(
+    now: OffsetDateTime,
+    lifetime: Duration,
+    what: &str,
+) -> Result<OffsetDateTime, KeyError> {
+    if lifetime.is_zero() {
+        return Err(KeyError::InvalidDuration(format!(
+            "the {what} must be positive"
+        )));
+    }
+    if lifetime > MAX_LIFETIME {
+        return Err(KeyError::InvalidDuration(format!(
+            "the {what} may be at most 100 years"
+        )));
+    }
+    time::Duration::try_from(lifetime)
+        .ok()
+        .and_then(|d| now.checked_add(d))
+        .ok_or_else(|| KeyError::InvalidDuration(format!("the {what} is out of range")))
+}

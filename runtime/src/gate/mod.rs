@@ -1,0 +1,109 @@
+//! [`KeyGate`]: one service's API-key authentication. Configured by [`KeyGateBuilder`]
+//! (`builder`), it admits requests (`verify`) and manages the keys it admits (`lifecycle`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::http::HeaderName;
+
+use crate::credentials::Sources;
+use crate::declared::DeclaredScope;
+use crate::hash::SecretHasher;
+use crate::reject::{Rejection, RejectionKind, Rendering};
+use crate::store::{DynStore, StoreError};
+use crate::usage::Usage;
+
+mod builder;
+mod error;
+mod lifecycle;
+mod verify;
+
+pub use builder::{ConfigError, KeyGateBuilder};
+pub use error::KeyError;
+pub use lifecycle::MAX_LIFETIME;
+
+/// API-key authentication for one service: the key format, where keys are read from, the store,
+/// and how rejections look. Cheap to clone (one reference count); put it in the router state and
+/// let `#[require_api_key]` reach it through [`FromRef`](axum::extract::FromRef).
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use keygate::{KeyGate, MemoryStore, require_api_key};
+///
+/// #[require_api_key(scopes = "items:read")]
+/// async fn list_items() -> &'static str {
+///     "[]"
+/// }
+///
+/// let gate = KeyGate::builder()
+///     .prefix("acme_live")
+///     .store(MemoryStore::new())
+///     .build();
+/// let app: Router = Router::new().route("/items", get(list_items)).with_state(gate);
+/// ```
+#[derive(Clone)]
+pub struct KeyGate {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) prefix: Box<str>,
+    pub(crate) sources: Sources,
+    pub(crate) hasher: SecretHasher,
+    pub(crate) store: Arc<dyn DynStore>,
+    pub(crate) rendering: Arc<Rendering>,
+    pub(crate) usage: Usage,
+    pub(crate) declared: Option<&'static [DeclaredScope]>,
+}
+
+impl fmt::Debug for KeyGate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyGate")
+            .field("prefix", &self.inner.prefix)
+            .field("sources", &self.inner.sources)
+            .field("hasher", &self.inner.hasher)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyGate {
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    /// The header keys are read from, if that source is enabled.
+    pub fn header_name(&self) -> Option<&HeaderName> {
+        self.inner.sources.header.as_ref()
+    }
+
+    /// Whether `Authorization: Bearer` is read.
+    pub fn bearer_enabled(&self) -> bool {
+        self.inner.sources.bearer
+    }
+
+    /// The query parameter keys are read from, if that source is enabled.
+    pub fn query_param(&self) -> Option<&str> {
+        self.inner.sources.query.as_deref()
+    }
+
+    /// The cookie keys are read from, if that source is enabled.
+    pub fn cookie_name(&self) -> Option<&str> {
+        self.inner.sources.cookie.as_deref()
+    }
+
+    /// The declared scopes given to [`KeyGateBuilder::declared_scopes`], if any.
+    pub fn declared_scopes(&self) -> Option<&'static [DeclaredScope]> {
+        self.inner.declared
+    }
+
+    pub(crate) fn reject(&self, kind: RejectionKind) -> Rejection {
+        Rejection::new(kind, self.inner.rendering.clone())
+    }
+
+    /// Writes pending last-used times to the store now. Call it on graceful shutdown; otherwise
+    /// keygate writes them every few seconds.
+    pub async fn flush_usage(&self) -> Result<(), StoreError> {
+        self.inner.usage.flush().await
+    }
+}

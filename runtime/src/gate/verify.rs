@@ -1,0 +1,181 @@
+//! Admitting a request: find the key, check it, check its scopes, log the decision.
+
+use axum::extract::MatchedPath;
+use axum::http::request::Parts;
+use time::OffsetDateTime;
+
+use super::KeyGate;
+use crate::credentials::presented_key;
+use crate::identity::ApiKey;
+use crate::key_format;
+use crate::record::KeyState;
+use crate::reject::{Rejection, RejectionKind};
+use crate::scope::Requirement;
+
+/// A failed check, with the key id when the key was well-formed (the id is public; it goes into
+/// the decision's log event).
+struct Failure<'a> {
+    kind: RejectionKind,
+    key_id: Option<&'a str>,
+}
+
+impl<'a> Failure<'a> {
+    fn new(kind: RejectionKind, key_id: Option<&'a str>) -> Self {
+        Failure { kind, key_id }
+    }
+}
+
+impl KeyGate {
+    /// Verifies a key given as text (from a command line, a message queue, a test): format,
+    /// checksum, lookup, secret, state. Scopes are not checked; see [`ApiKey::has_scope`].
+    pub async fn verify(&self, key: &str) -> Result<ApiKey, Rejection> {
+        self.verify_for(key, Requirement::NONE).await
+    }
+
+    /// Verifies a key given as text and checks it against `requirement`: everything a protected
+    /// route does, without HTTP.
+    ///
+    /// ```
+    /// use keygate::{KeyGate};
+    /// use keygate::scope::Requirement;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let gate = KeyGate::builder().build();
+    /// let key = gate.create_key(keygate::NewKey::new("reader").scopes(["items:read"])).await.unwrap();
+    /// let key = key.key.expose();
+    /// assert!(gate.verify_for(key, Requirement::all(&["items:read"])).await.is_ok());
+    /// let denied = gate.verify_for(key, Requirement::all(&["admin"])).await.unwrap_err();
+    /// assert_eq!(denied.code(), "insufficient_scope");
+    /// # }
+    /// ```
+    pub async fn verify_for(
+        &self,
+        key: &str,
+        requirement: Requirement<'_>,
+    ) -> Result<ApiKey, Rejection> {
+        self.check(key.trim(), requirement)
+            .await
+            .map_err(|failure| self.reject(failure.kind))
+    }
+
+    /// The whole check of one presented key, without logging.
+    async fn check<'k>(
+        &self,
+        presented: &'k str,
+        requirement: Requirement<'_>,
+    ) -> Result<ApiKey, Failure<'k>> {
+        if presented.is_empty() {
+            return Err(Failure::new(RejectionKind::Missing, None));
+        }
+        let parsed = key_format::parse(&self.inner.prefix, presented)
+            .map_err(|_| Failure::new(RejectionKind::Invalid, None))?;
+        let id = Some(parsed.key_id);
+        let record = match self.inner.store.fetch(parsed.key_id).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return Err(Failure::new(RejectionKind::Invalid, id)),
+            Err(error) => {
+                tracing::error!(target: "keygate", key_id = parsed.key_id, %error, "key store failed");
+                return Err(Failure::new(RejectionKind::StoreUnavailable, id));
+            }
+        };
+        match self.inner.hasher.matches(&record.hash, parsed.secret) {
+            Some(true) => {}
+            Some(false) => return Err(Failure::new(RejectionKind::Invalid, id)),
+            None => {
+                tracing::error!(
+                    target: "keygate",
+                    key_id = parsed.key_id,
+                    "the key's hash is peppered but this KeyGate has no pepper"
+                );
+                return Err(Failure::new(RejectionKind::StoreUnavailable, id));
+            }
+        }
+        let now = OffsetDateTime::now_utc();
+        match record.state_at(now) {
+            KeyState::Active => {}
+            KeyState::Expired => return Err(Failure::new(RejectionKind::Expired, id)),
+            KeyState::Revoked => return Err(Failure::new(RejectionKind::Revoked, id)),
+        }
+        let key = ApiKey(record);
+        self.authorize(&key, requirement)
+            .map_err(|kind| Failure::new(kind, id))?;
+        self.inner.usage.record(parsed.key_id, now);
+        Ok(key)
+    }
+
+    /// Checks an already verified identity against a requirement.
+    fn authorize(&self, key: &ApiKey, requirement: Requirement<'_>) -> Result<(), RejectionKind> {
+        if requirement.is_met_by(&key.0.scopes) {
+            Ok(())
+        } else {
+            Err(RejectionKind::InsufficientScope {
+                required: requirement.scopes.iter().map(|s| (*s).to_owned()).collect(),
+                mode: requirement.mode,
+            })
+        }
+    }
+
+    /// Authenticates and authorises a request: reuses the identity already verified for it (by
+    /// the route layer, or another extractor) or verifies the presented key, then checks
+    /// `requirement`. Logs one event for the decision.
+    pub(crate) async fn admit(
+        &self,
+        parts: &mut Parts,
+        requirement: Requirement<'_>,
+    ) -> Result<ApiKey, Rejection> {
+        if let Some(key) = parts.extensions.get::<ApiKey>() {
+            let outcome = self.authorize(key, requirement);
+            log_decision(parts, Some(key.key_id()), &outcome);
+            return match outcome {
+                Ok(()) => Ok(key.clone()),
+                Err(kind) => Err(self.reject(kind)),
+            };
+        }
+        let result = match presented_key(&self.inner.sources, parts) {
+            Ok(None) => Err(Failure::new(RejectionKind::Missing, None)),
+            Ok(Some(presented)) => self.check(presented, requirement).await,
+            Err(kind) => Err(Failure::new(kind, None)),
+        };
+        match result {
+            Ok(key) => {
+                log_decision(parts, Some(key.key_id()), &Ok(()));
+                parts.extensions.insert(key.clone());
+                Ok(key)
+            }
+            Err(failure) => {
+                log_decision(parts, failure.key_id, &Err(failure.kind.clone()));
+                Err(self.reject(failure.kind))
+            }
+        }
+    }
+
+    /// Like [`admit`](Self::admit) with no scope requirement, but `Ok(None)` when the request
+    /// presents no key at all.
+    pub(crate) async fn admit_optional(
+        &self,
+        parts: &mut Parts,
+    ) -> Result<Option<ApiKey>, Rejection> {
+        let absent = parts.extensions.get::<ApiKey>().is_none()
+            && matches!(presented_key(&self.inner.sources, parts), Ok(None));
+        if absent {
+            return Ok(None);
+        }
+        self.admit(parts, Requirement::NONE).await.map(Some)
+    }
+}
+
+/// One tracing event per decision: key id (public), outcome code, route. Admissions are logged at
+/// DEBUG so a busy service at the usual INFO level pays nothing for them.
+fn log_decision(parts: &Parts, key_id: Option<&str>, outcome: &Result<(), RejectionKind>) {
+    let route = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    match outcome {
+        Ok(()) => tracing::debug!(target: "keygate", key_id, route, outcome = "admitted"),
+        Err(RejectionKind::StoreUnavailable) => tracing::warn!(
+            target: "keygate", key_id, route, outcome = "key_store_unavailable"
+        ),
+        Err(kind) => tracing::info!(target: "keygate", key_id, route, outcome = kind.code()),
+    }
+}

@@ -1,0 +1,297 @@
+//! Opening a database: URL, pool settings, the check that it is keygate's, and migration.
+
+use std::fmt;
+use std::time::Duration;
+
+#[cfg(feature = "postgres")]
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+#[cfg(feature = "sqlite")]
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::{Pool, SqlStore};
+use crate::store::BoxError;
+
+/// [`SqlStore`] could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The URL is not one this build of keygate can use.
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    /// The database exists but is not a keygate database. Nothing was written to it.
+    #[error("{0}")]
+    NotKeygate(String),
+    /// The PostgreSQL schema name given to [`SqlStoreBuilder::schema`] is not one keygate accepts.
+    /// Nothing was created.
+    #[error(
+        "`{0}` is not a schema name keygate accepts: lowercase letters, digits and `_`, starting \
+         with a letter or `_`, at most 63 bytes"
+    )]
+    InvalidSchema(String),
+    /// The database could not be reached or opened.
+    #[error("cannot open the key database: {0}")]
+    Unreachable(#[source] BoxError),
+    /// The schema could not be brought up to date.
+    #[error("cannot migrate the key database: {0}")]
+    Migrate(#[source] BoxError),
+}
+
+/// Connection settings for [`SqlStore`]. Start with [`SqlStore::builder`].
+///
+/// The defaults make requests fail fast when the database is locked or down (answered with
+/// `503 key_store_unavailable`) and recover by themselves once it is back.
+#[derive(Clone)]
+pub struct SqlStoreBuilder {
+    pub(super) url: String,
+    pub(super) max_connections: u32,
+    pub(super) acquire_timeout: Duration,
+    pub(super) lock_timeout: Duration,
+    pub(super) schema: Option<String>,
+}
+
+impl fmt::Debug for SqlStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlStoreBuilder")
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("lock_timeout", &self.lock_timeout)
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqlStoreBuilder {
+    /// The most connections the pool opens. Default 8.
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// How long a request waits for a free connection (or a new one) before it is answered with
+    /// 503. Default 3 seconds.
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
+    /// How long a statement waits for a lock held by someone else: SQLite's `busy_timeout`,
+    /// PostgreSQL's `lock_timeout` (its `statement_timeout` is four times this). Default 250 ms.
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// PostgreSQL only: keeps keygate's tables (and its migration history) in this schema,
+    /// created if missing. Recommended when the database is shared with an application that
+    /// runs sqlx migrations of its own.
+    ///
+    /// Lowercase letters, digits and `_`, starting with a letter or `_`: a name PostgreSQL
+    /// reads the same quoted or not, so `search_path` and `CREATE SCHEMA` always mean the same
+    /// schema. Anything else is refused with [`ConnectError::InvalidSchema`] before connecting.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = Some(schema.into());
+        self
+    }
+
+    /// Connects, checks that the database is keygate's (or empty), and migrates it.
+    pub async fn connect(self) -> Result<SqlStore, ConnectError> {
+        match self.url.split(':').next().unwrap_or_default() {
+            "sqlite" => {
+                #[cfg(feature = "sqlite")]
+                return self.connect_sqlite().await;
+                #[cfg(not(feature = "sqlite"))]
+                return Err(ConnectError::InvalidUrl(
+                    "this build of keygate lacks the `sqlite` feature".into(),
+                ));
+            }
+            "postgres" | "postgresql" => {
+                #[cfg(feature = "postgres")]
+                return self.connect_postgres().await;
+                #[cfg(not(feature = "postgres"))]
+                return Err(ConnectError::InvalidUrl(
+                    "this build of keygate lacks the `postgres` feature".into(),
+                ));
+            }
+            _ => Err(ConnectError::InvalidUrl(
+                "expected a URL starting with sqlite:// or postgres://".into(),
+            )),
+        }
+    }
+
+    #[cfg(feature = "sqlite")]
+    async fn connect_sqlite(self) -> Result<SqlStore, ConnectError> {
+        use std::str::FromStr;
+
+        let options = SqliteConnectOptions::from_str(&self.url)
+            .map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
+        let in_memory = self.url.contains(":memory:") || self.url.contains("mode=memory");
+        let path = options.get_filename().to_owned();
+        if !in_memory && path.exists() {
+            check_sqlite_file(&path, &options).await?;
+        }
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(self.lock_timeout);
+        let mut pool = SqlitePoolOptions::new()
+            .max_connections(self.max_connections)
+            .acquire_timeout(self.acquire_timeout);
+        if in_memory {
+            // An in-memory database lives only as long as a connection to it.
+            pool = pool
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
+        let pool = pool
+            .connect_with(options)
+            .await
+            .map_err(|e| ConnectError::Unreachable(e.into()))?;
+        let store = SqlStore {
+            pool: Pool::Sqlite(pool),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn connect_postgres(self) -> Result<SqlStore, ConnectError> {
+        use sqlx::Connection;
+        use std::str::FromStr;
+
+        let mut options = PgConnectOptions::from_str(&self.url)
+            .map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
+        let lock_ms = self.lock_timeout.as_millis().max(1).to_string();
+        let statement_ms = (self.lock_timeout.as_millis().max(1) * 4).to_string();
+        options = options.options([
+            ("lock_timeout", lock_ms.as_str()),
+            ("statement_timeout", statement_ms.as_str()),
+        ]);
+        if let Some(schema) = &self.schema {
+            if !is_plain_schema_name(schema) {
+                return Err(ConnectError::InvalidSchema(schema.clone()));
+            }
+            options = options.options([("search_path", schema.as_str())]);
+        }
+        // One direct connection first: a pool that cannot connect only says it timed out,
+        // while this says why (refused, unknown host, authentication).
+        let probe =
+            tokio::time::timeout(self.acquire_timeout, PgConnection::connect_with(&options))
+                .await
+                .map_err(|_| {
+                    ConnectError::Unreachable("timed out connecting to PostgreSQL".into())
+                })?
+                .map_err(|e| ConnectError::Unreachable(e.into()))?;
+        let _ = probe.close().await;
+        let pool = PgPoolOptions::new()
+            .max_connections(self.max_connections)
+            .acquire_timeout(self.acquire_timeout)
+            .connect_with(options)
+            .await
+            .map_err(|e| ConnectError::Unreachable(e.into()))?;
+        if let Some(schema) = &self.schema {
+            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                .execute(&pool)
+                .await
+                .map_err(|e| ConnectError::Unreachable(e.into()))?;
+        }
+        let tables: Vec<(String,)> = sqlx::query_as(
+            "SELECT table_name::TEXT FROM information_schema.tables \
+             WHERE table_schema = current_schema()",
+        )
+        .fetch_all(&pool)
+        .await
+        .map_err(|e| ConnectError::Unreachable(e.into()))?;
+        let tables: Vec<String> = tables.into_iter().map(|(t,)| t).collect();
+        if has(&tables, "_sqlx_migrations") && !has(&tables, "keygate_keys") {
+            return Err(ConnectError::NotKeygate(
+                "this schema holds another application's sqlx migrations; give keygate its own \
+                 schema (SqlStore::builder(url).schema(\"keygate\"))"
+                    .into(),
+            ));
+        }
+        let store = SqlStore {
+            pool: Pool::Postgres(pool),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+}
+
+/// A schema name that needs no quoting: PostgreSQL folds unquoted names to lowercase, so a name
+/// with capitals would be one schema in `CREATE SCHEMA "X"` and another in `search_path`.
+#[cfg(feature = "postgres")]
+fn is_plain_schema_name(schema: &str) -> bool {
+    schema.len() <= 63
+        && schema
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn has(tables: &[String], name: &str) -> bool {
+    tables.iter().any(|t| t == name)
+}
+
+/// Refuses, without writing a byte, an existing file that is not a keygate SQLite database.
+#[cfg(feature = "sqlite")]
+async fn check_sqlite_file(
+    path: &std::path::Path,
+    options: &SqliteConnectOptions,
+) -> Result<(), ConnectError> {
+    use sqlx::Connection;
+    use std::io::Read;
+
+    let shown = path.display();
+    let mut header = [0u8; 16];
+    let read = std::fs::File::open(path)
+        .and_then(|mut file| {
+            let mut n = 0;
+            while n < header.len() {
+                match file.read(&mut header[n..])? {
+                    0 => break,
+                    k => n += k,
+                }
+            }
+            Ok(n)
+        })
+        .map_err(|e| ConnectError::Unreachable(e.into()))?;
+    if read == 0 {
+        // An empty file is an empty SQLite database.
+        return Ok(());
+    }
+    if read < header.len() || &header != b"SQLite format 3\0" {
+        return Err(ConnectError::NotKeygate(format!(
+            "`{shown}` is not a SQLite database; refusing to touch it"
+        )));
+    }
+    // Read-only, and without the journal-mode change the pool makes, so the file stays as it is.
+    let mut conn = SqliteConnection::connect_with(&options.clone().read_only(true))
+        .await
+        .map_err(|e| ConnectError::Unreachable(e.into()))?;
+    let tables: Result<Vec<(String,)>, _> = sqlx::query_as(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    )
+    .fetch_all(&mut conn)
+    .await;
+    let _ = conn.close().await;
+    let tables: Vec<String> = tables
+        .map_err(|e| ConnectError::Unreachable(e.into()))?
+        .into_iter()
+        .map(|(t,)| t)
+        .collect();
+    if tables.is_empty() || (has(&tables, "keygate_keys") && has(&tables, "_sqlx_migrations")) {
+        return Ok(());
+    }
+    Err(ConnectError::NotKeygate(format!(
+        "`{shown}` is a SQLite database but not a keygate one (it has tables such as `{}` and no \
+         keygate migration history); refusing to touch it",
+        tables.first().map_or("", String::as_str)
+    )))
+}

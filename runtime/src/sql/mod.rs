@@ -1,0 +1,157 @@
+//! [`SqlStore`]: key records in SQLite or PostgreSQL, through sqlx.
+//!
+//! Both backends share one schema (`migrations/`), one set of statements and one behaviour. Times
+//! are stored as BIGINT unix milliseconds, so both databases compare and sort them the same way
+//! and no date-time driver feature is needed; scopes and metadata are JSON text.
+//!
+//! The module follows sqlx's own seams: [`connect`](SqlStoreBuilder) opens and checks the
+//! database, `migrate` brings its schema up to date, `row` maps rows to records by column name,
+//! `store` implements [`KeyStore`](crate::store::KeyStore), and `meta` holds the settings the
+//! service and the command line share.
+
+use std::fmt;
+use std::time::Duration;
+
+#[cfg(feature = "postgres")]
+use sqlx::postgres::PgPool;
+#[cfg(feature = "sqlite")]
+use sqlx::sqlite::SqlitePool;
+
+use crate::store::StoreError;
+
+/// Runs `$body` with `$pool` bound to whichever pool the store has. The body is type-checked once
+/// per backend, so one statement text serves both.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            #[cfg(feature = "sqlite")]
+            crate::sql::Pool::Sqlite($pool) => $body,
+            #[cfg(feature = "postgres")]
+            crate::sql::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+mod connect;
+mod meta;
+mod migrate;
+mod row;
+mod store;
+
+pub use connect::{ConnectError, SqlStoreBuilder};
+
+/// Key records in a SQL database: SQLite (feature `sqlite`; one file, created and migrated on
+/// first use) or PostgreSQL (feature `postgres`; several service instances share it).
+///
+/// Cloning is cheap and shares the connection pool. Every change is one statement or one
+/// transaction, so concurrent changes from several processes cannot undo each other. Put a
+/// [`CachedStore`](crate::CachedStore) in front of it so most requests never reach the database.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")]
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use keygate::{KeyGate, NewKey, SqlStore};
+///
+/// let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+/// let gate = KeyGate::builder().prefix("acme_live").store(store).build();
+/// let created = gate.create_key(NewKey::new("ci").scopes(["items:read"])).await.unwrap();
+/// assert!(gate.verify(created.key.expose()).await.is_ok());
+/// # }
+/// # #[cfg(not(feature = "sqlite"))] fn main() {}
+/// ```
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: Pool,
+}
+
+#[derive(Clone)]
+pub(crate) enum Pool {
+    #[cfg(feature = "sqlite")]
+    Sqlite(SqlitePool),
+    #[cfg(feature = "postgres")]
+    Postgres(PgPool),
+}
+
+impl fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may carry a password, so it is not shown.
+        f.debug_struct("SqlStore")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqlStore {
+    /// Connects to `url` with the default settings, checks that the database is keygate's (or
+    /// empty), and migrates it. `sqlite://path/keys.db` creates the file if it is missing;
+    /// `sqlite::memory:` is a private in-memory database; `postgres://user@host/db` uses the
+    /// server's database.
+    ///
+    /// An existing file that is not a keygate database (not SQLite at all, or another
+    /// application's SQLite database) is refused with [`ConnectError::NotKeygate`] and left
+    /// byte-for-byte untouched.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let store = keygate::SqlStore::connect("sqlite::memory:").await.unwrap();
+    /// assert_eq!(store.backend(), "sqlite");
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))] fn main() {}
+    /// ```
+    pub async fn connect(url: &str) -> Result<SqlStore, ConnectError> {
+        SqlStore::builder(url).connect().await
+    }
+
+    /// Connection settings beyond the defaults.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    ///
+    /// let store = keygate::SqlStore::builder("sqlite::memory:")
+    ///     .lock_timeout(Duration::from_millis(100))
+    ///     .connect()
+    ///     .await
+    ///     .unwrap();
+    /// # let _ = store;
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))] fn main() {}
+    /// ```
+    pub fn builder(url: impl Into<String>) -> SqlStoreBuilder {
+        SqlStoreBuilder {
+            url: url.into(),
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(3),
+            lock_timeout: Duration::from_millis(250),
+            schema: None,
+        }
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes every connection; later calls fail with [`StoreError::Unavailable`].
+    pub async fn close(&self) {
+        on_pool!(self, |pool| pool.close().await)
+    }
+}
+
+/// Locked, unreachable, timed out, or anything else the database said: the store cannot answer.
+/// Only undecodable data is reported as corrupt.
+fn store_error(error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+            StoreError::Corrupt(error.to_string())
+        }
+        other => StoreError::unavailable(other),
+    }
+}

@@ -1,0 +1,136 @@
+//! The changes a key record can undergo, and the rule each one is held to.
+
+use time::OffsetDateTime;
+
+use crate::record::KeyRecord;
+
+/// One change to a stored key, applied by [`KeyStore::update`](super::KeyStore::update) as one
+/// conditional write: the check that the change is still allowed and the write itself cannot be
+/// separated by another process's change.
+///
+/// ```
+/// use keygate::store::KeyChange;
+/// use time::OffsetDateTime;
+///
+/// let revoke = KeyChange::Revoke { at: OffsetDateTime::now_utc() };
+/// assert_eq!(revoke.name(), "revoke");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyChange {
+    /// Marks the key revoked at `at`, unless it already is (the first revocation time stays).
+    /// Allowed on any key.
+    Revoke {
+        /// When the key was revoked.
+        at: OffsetDateTime,
+    },
+    /// Sets or clears the expiry. Refused on a revoked key.
+    SetExpiry(Option<OffsetDateTime>),
+    /// Replaces the granted scopes. Refused on a revoked key.
+    SetScopes(Vec<String>),
+    /// Inserts `replacement` (whose `rotated_from` names this key), links this key to it, and
+    /// makes this key expire at `old_expires_at` unless it expires sooner. Refused unless this key
+    /// is active at `at` and was never rotated, so two racing rotations cannot both win and a
+    /// revoked or expired key never gets a live successor.
+    Rotate {
+        /// The new key's record.
+        replacement: Box<KeyRecord>,
+        /// When the old key stops working: now plus the grace period.
+        old_expires_at: OffsetDateTime,
+        /// The moment the rotation is judged at.
+        at: OffsetDateTime,
+    },
+}
+
+/// What [`KeyStore::update`](super::KeyStore::update) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ChangeOutcome {
+    /// The change was written.
+    Applied,
+    /// No key has this id; nothing was written.
+    NotFound,
+    /// The key is revoked, and the change is not allowed on a revoked key; nothing was written.
+    Revoked,
+    /// The key was already rotated; nothing was written.
+    Rotated,
+    /// The key has expired, and the change is not allowed on an expired key; nothing was written.
+    Expired,
+}
+
+impl KeyChange {
+    /// A short name for logs and change announcements.
+    pub fn name(&self) -> &'static str {
+        match self {
+            KeyChange::Revoke { .. } => "revoke",
+            KeyChange::SetExpiry(_) => "set_expiry",
+            KeyChange::SetScopes(_) => "set_scopes",
+            KeyChange::Rotate { .. } => "rotate",
+        }
+    }
+
+    /// Why this change may not be applied to `record` as it stands, if it may not. Every store
+    /// holds its conditional write to this rule; SQL stores also use it to say why a conditional
+    /// statement matched no row.
+    pub fn refusal(&self, record: &KeyRecord) -> Option<ChangeOutcome> {
+        match self {
+            KeyChange::Revoke { .. } => None,
+            KeyChange::SetExpiry(_) | KeyChange::SetScopes(_) => record
+                .revoked_at
+                .is_some()
+                .then_some(ChangeOutcome::Revoked),
+            KeyChange::Rotate { at, .. } => {
+                if record.revoked_at.is_some() {
+                    Some(ChangeOutcome::Revoked)
+                } else if record.rotated_to.is_some() {
+                    Some(ChangeOutcome::Rotated)
+                } else if record.expires_at.is_some_and(|e| e <= *at) {
+                    Some(ChangeOutcome::Expired)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// Applies the change to `record`, which [`refusal`](Self::refusal) allowed; returns the
+    /// record to insert beside it, for a rotation.
+    pub fn apply(self, record: &mut KeyRecord) -> Option<KeyRecord> {
+        match self {
+            KeyChange::Revoke { at } => {
+                record.revoked_at.get_or_insert(at);
+                None
+            }
+            KeyChange::SetExpiry(expires_at) => {
+                record.expires_at = expires_at;
+                None
+            }
+            KeyChange::SetScopes(scopes) => {
+                record.scopes = scopes;
+                None
+            }
+            KeyChange::Rotate {
+                replacement,
+                old_expires_at,
+                ..
+            } => {
+                record.rotated_to = Some(replacement.key_id.clone());
+                record.expires_at = Some(
+                    record
+                        .expires_at
+                        .map_or(old_expires_at, |e| e.min(old_expires_at)),
+                );
+                Some(*replacement)
+            }
+        }
+    }
+
+    /// The id of a record this change creates (a rotation's replacement), which caches must
+    /// forget too.
+    pub fn created_key_id(&self) -> Option<&str> {
+        match self {
+            KeyChange::Rotate { replacement, .. } => Some(&replacement.key_id),
+            _ => None,
+        }
+    }
+}

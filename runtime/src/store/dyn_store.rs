@@ -1,0 +1,65 @@
+//! [`KeyStore`] made object-safe, so `KeyGate` is one type whatever store it holds.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use super::{ChangeOutcome, KeyChange, KeyStore, StoreError};
+use crate::record::{KeyFilter, KeyRecord};
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The object-safe mirror of [`KeyStore`]; every `KeyStore` is one.
+pub(crate) trait DynStore: Send + Sync + 'static {
+    fn fetch<'a>(
+        &'a self,
+        key_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<KeyRecord>>, StoreError>>;
+    fn insert(&self, record: KeyRecord) -> BoxFuture<'_, Result<(), StoreError>>;
+    fn list<'a>(
+        &'a self,
+        filter: &'a KeyFilter,
+    ) -> BoxFuture<'a, Result<Vec<KeyRecord>, StoreError>>;
+    fn update<'a>(
+        &'a self,
+        key_id: &'a str,
+        change: KeyChange,
+    ) -> BoxFuture<'a, Result<ChangeOutcome, StoreError>>;
+    fn record_last_used<'a>(
+        &'a self,
+        uses: &'a [(String, OffsetDateTime)],
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+impl<T: KeyStore> DynStore for T {
+    fn fetch<'a>(
+        &'a self,
+        key_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<KeyRecord>>, StoreError>> {
+        Box::pin(KeyStore::fetch(self, key_id))
+    }
+    fn insert(&self, record: KeyRecord) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(KeyStore::insert(self, record))
+    }
+    fn list<'a>(
+        &'a self,
+        filter: &'a KeyFilter,
+    ) -> BoxFuture<'a, Result<Vec<KeyRecord>, StoreError>> {
+        Box::pin(KeyStore::list(self, filter))
+    }
+    fn update<'a>(
+        &'a self,
+        key_id: &'a str,
+        change: KeyChange,
+    ) -> BoxFuture<'a, Result<ChangeOutcome, StoreError>> {
+        Box::pin(KeyStore::update(self, key_id, change))
+    }
+    fn record_last_used<'a>(
+        &'a self,
+        uses: &'a [(String, OffsetDateTime)],
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(KeyStore::record_last_used(self, uses))
+    }
+}

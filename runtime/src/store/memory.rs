@@ -1,0 +1,96 @@
+//! [`MemoryStore`]: keys in process memory.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use time::OffsetDateTime;
+
+use super::{ChangeOutcome, KeyChange, KeyStore, StoreError};
+use crate::record::{KeyFilter, KeyRecord};
+
+/// Keys held in process memory: for tests and small services. Lost on restart.
+///
+/// ```
+/// use keygate::{KeyGate, MemoryStore, NewKey};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let gate = KeyGate::builder().prefix("demo").store(MemoryStore::new()).build();
+/// let created = gate.create_key(NewKey::new("ci").scopes(["items:read"])).await.unwrap();
+/// let identity = gate.verify(created.key.expose()).await.unwrap();
+/// assert_eq!(identity.name(), "ci");
+/// # }
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    records: RwLock<HashMap<String, Arc<KeyRecord>>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+}
+
+impl KeyStore for MemoryStore {
+    async fn fetch(&self, key_id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        let records = self.records.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(records.get(key_id).cloned())
+    }
+
+    async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+        let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
+        if records.contains_key(&record.key_id) {
+            return Err(StoreError::Duplicate(record.key_id));
+        }
+        records.insert(record.key_id.clone(), Arc::new(record));
+        Ok(())
+    }
+
+    async fn list(&self, filter: &KeyFilter) -> Result<Vec<KeyRecord>, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let records = self.records.read().unwrap_or_else(PoisonError::into_inner);
+        let mut out: Vec<KeyRecord> = records
+            .values()
+            .filter(|r| filter.matches(r, now))
+            .map(|r| KeyRecord::clone(r))
+            .collect();
+        out.sort_by(|a, b| (a.created_at, &a.key_id).cmp(&(b.created_at, &b.key_id)));
+        Ok(out)
+    }
+
+    async fn update(&self, key_id: &str, change: KeyChange) -> Result<ChangeOutcome, StoreError> {
+        // One write lock around the check and the write: nothing can change the record between.
+        // A panic while holding the lock cannot leave a half-written record (records are swapped
+        // whole), so a poisoned lock is safe to keep using.
+        let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(created) = change.created_key_id()
+            && records.contains_key(created)
+        {
+            return Err(StoreError::Duplicate(created.to_owned()));
+        }
+        let Some(record) = records.get_mut(key_id) else {
+            return Ok(ChangeOutcome::NotFound);
+        };
+        if let Some(refusal) = change.refusal(record) {
+            return Ok(refusal);
+        }
+        if let Some(created) = change.apply(Arc::make_mut(record)) {
+            records.insert(created.key_id.clone(), Arc::new(created));
+        }
+        Ok(ChangeOutcome::Applied)
+    }
+
+    async fn record_last_used(&self, uses: &[(String, OffsetDateTime)]) -> Result<(), StoreError> {
+        let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
+        for (key_id, at) in uses {
+            if let Some(record) = records.get_mut(key_id) {
+                let record = Arc::make_mut(record);
+                if record.last_used_at.is_none_or(|prev| prev < *at) {
+                    record.last_used_at = Some(*at);
+                }
+            }
+        }
+        Ok(())
+    }
+}
