@@ -1,5 +1,6 @@
 //! End-to-end tests of the HTTP contract, over a real TCP socket.
 
+#[path = "../sql_support/mod.rs"]
 mod sql_support;
 
 use std::collections::HashSet;
