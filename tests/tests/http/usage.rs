@@ -1,0 +1,40 @@
+//! When a key was last used is recorded in batches, not by a store write per request.
+
+use crate::support::{KeyParts, Service};
+
+#[tokio::test]
+async fn last_used_is_recorded_in_batches() {
+    let svc = Service::example().await;
+    let key = svc.mint(&["items:read"]).await;
+    let key_id = KeyParts::of(&key).key_id;
+    assert!(
+        svc.gate
+            .get_key(key_id)
+            .await
+            .unwrap()
+            .last_used_at
+            .is_none()
+    );
+    assert_eq!(
+        svc.get("/items", &[("x-api-key", &key)]).await.status(),
+        200
+    );
+    assert!(
+        svc.gate
+            .get_key(key_id)
+            .await
+            .unwrap()
+            .last_used_at
+            .is_none(),
+        "no store write per request"
+    );
+    svc.gate.flush_usage().await.unwrap();
+    assert!(
+        svc.gate
+            .get_key(key_id)
+            .await
+            .unwrap()
+            .last_used_at
+            .is_some()
+    );
+}
