@@ -46,30 +46,29 @@ async fn scopes_are_enforced_with_403_naming_them() {
     assert_eq!(p["required_scopes"], serde_json::json!(["admin"]));
 }
 
-#[tokio::test]
-async fn authentication_runs_before_the_body_is_read() {
-    let svc = Service::example().await;
-    let response = svc
-        .client
-        .post(svc.url("/items"))
+/// `POST /items` with a body that is not JSON, and `key` if one is given.
+async fn post_malformed(svc: &Service, key: Option<&str>) -> reqwest::Response {
+    let mut request = svc.client.post(svc.url("/items"));
+    if let Some(key) = key {
+        request = request.header("x-api-key", key);
+    }
+    request
         .header("content-type", "application/json")
         .body("{not json")
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn authentication_runs_before_the_body_is_read() {
+    let svc = Service::example().await;
+    let response = post_malformed(&svc, None).await;
     let p = problem(response, StatusCode::UNAUTHORIZED, "").await;
     assert_eq!(p["code"], "missing_api_key");
     // With a key, the body is the next problem.
     let write = svc.mint(&["items:write"]).await;
-    let response = svc
-        .client
-        .post(svc.url("/items"))
-        .header("x-api-key", &write)
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+    let response = post_malformed(&svc, Some(&write)).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
