@@ -63,6 +63,7 @@ mod store;
 #[cfg(feature = "test-util")]
 mod testing;
 mod usage;
+mod view;
 
 pub use audit::{ProtectedHandler, protected_routes};
 #[cfg(feature = "cache")]
@@ -85,6 +86,7 @@ pub use scope::{
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::{ConnectError, SqlStore, SqlStoreBuilder};
 pub use store::{BoxError, KeyStore, MemoryStore, StoreError};
+pub use view::KeyView;
 
 /// What `#[require_api_key]` expands to. Not a public API: it changes without notice.
 #[doc(hidden)]
