@@ -1,0 +1,183 @@
+//! Everything the command line prints: tables, records and messages for people, JSON for
+//! programs.
+
+use std::io::{self, Write};
+
+use keygate::{ApiKey, KeyView};
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// A failure, as one line on stderr, whatever the message held.
+pub(crate) fn failure(message: &str) {
+    let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    eprintln!("keygate: error: {line}");
+}
+
+/// A usage mistake: clap's message without its usage block, as one line on stderr.
+pub(crate) fn usage_failure(error: &clap::Error) {
+    let text = error.render().to_string();
+    let message: Vec<&str> = text
+        .lines()
+        .take_while(|line| !line.starts_with("Usage:"))
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    let message = message.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    failure(&format!("{message} (see keygate --help)"));
+}
+
+/// `value` as pretty JSON.
+pub(crate) fn json(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+    writeln!(out, "{text}")
+}
+
+/// A key just created or rotated in: the key alone on the first line, then what it is.
+pub(crate) fn created(out: &mut impl Write, view: &KeyView, key: &str) -> io::Result<()> {
+    let owner = if view.owner.is_empty() {
+        "-"
+    } else {
+        &view.owner
+    };
+    writeln!(out, "{key}")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Created key {} ({}, owner {owner}), scopes: {}, expires: {}.",
+        view.key_id,
+        view.name,
+        view.scopes.join(" "),
+        expiry(view.expires_at)
+    )?;
+    writeln!(
+        out,
+        "Store the key now: it will not be shown again (only its hash is kept)."
+    )
+}
+
+/// When the key replaced by a rotation stops working.
+pub(crate) fn rotated_out(
+    out: &mut impl Write,
+    old_key_id: &str,
+    old_expires_at: Option<OffsetDateTime>,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "the old key {} stops working at {}",
+        old_key_id,
+        expiry(old_expires_at)
+    )
+}
+
+/// A key just revoked.
+pub(crate) fn revoked(out: &mut impl Write, key_id: &str) -> io::Result<()> {
+    writeln!(out, "revoked {key_id}")
+}
+
+/// One key's record, a labelled line per field.
+pub(crate) fn record(out: &mut impl Write, view: &KeyView) -> io::Result<()> {
+    let rows = [
+        ("key id", view.key_id.clone()),
+        ("name", view.name.clone()),
+        ("owner", view.owner.clone()),
+        ("state", view.state.to_string()),
+        ("scopes", view.scopes.join(" ")),
+        ("created", timestamp(view.created_at)),
+        ("expires", expiry(view.expires_at)),
+        ("revoked", moment(view.revoked_at)),
+        ("last used", moment(view.last_used_at)),
+        (
+            "rotated from",
+            view.rotated_from.clone().unwrap_or("-".into()),
+        ),
+        ("rotated to", view.rotated_to.clone().unwrap_or("-".into())),
+    ];
+    for (label, value) in rows {
+        writeln!(out, "{:<13} {value}", format!("{label}:"))?;
+    }
+    for (key, value) in &view.metadata {
+        writeln!(out, "{:<13} {value}", format!("meta {key}:"))?;
+    }
+    Ok(())
+}
+
+/// Keys as a table, a line per key, or `no keys`.
+pub(crate) fn table(out: &mut impl Write, views: &[KeyView]) -> io::Result<()> {
+    if views.is_empty() {
+        return writeln!(out, "no keys");
+    }
+    let header = [
+        "KEY ID",
+        "NAME",
+        "OWNER",
+        "STATE",
+        "SCOPES",
+        "EXPIRES",
+        "LAST USED",
+    ];
+    let rows: Vec<[String; 7]> = views
+        .iter()
+        .map(|view| {
+            [
+                view.key_id.clone(),
+                view.name.clone(),
+                view.owner.clone(),
+                view.state.to_string(),
+                view.scopes.join(","),
+                expiry(view.expires_at),
+                moment(view.last_used_at),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut line = |cells: &[&str]| {
+        let text: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        writeln!(out, "{}", text.join("  ").trim_end())
+    };
+    line(&header)?;
+    for row in &rows {
+        line(&row.each_ref().map(String::as_str))?;
+    }
+    Ok(())
+}
+
+/// A key that verified, with what it is.
+pub(crate) fn valid(out: &mut impl Write, identity: &ApiKey) -> io::Result<()> {
+    writeln!(out, "valid")?;
+    writeln!(out, "key id: {}", identity.key_id())?;
+    writeln!(out, "name:   {}", identity.name())?;
+    writeln!(out, "owner:  {}", identity.owner())?;
+    writeln!(out, "scopes: {}", identity.scopes().join(" "))
+}
+
+/// A key that did not verify, with the rejection's code.
+pub(crate) fn invalid(out: &mut impl Write, code: &str) -> io::Result<()> {
+    writeln!(out, "invalid ({code})")
+}
+
+/// RFC 3339, as the key view holds it: UTC, whole seconds.
+fn timestamp(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339)
+        .unwrap_or_else(|_| at.unix_timestamp().to_string())
+}
+
+/// An expiry, or `never`.
+fn expiry(at: Option<OffsetDateTime>) -> String {
+    at.map_or_else(|| "never".to_owned(), timestamp)
+}
+
+/// A moment that may not have happened, or `-`.
+fn moment(at: Option<OffsetDateTime>) -> String {
+    at.map_or_else(|| "-".to_owned(), timestamp)
+}
