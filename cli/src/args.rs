@@ -34,6 +34,9 @@ pub(crate) struct GlobalOptions {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Create the key database (or bring an existing one up to date); with --prefix, record the
+    /// key prefix. Other commands refuse a SQLite file that does not exist.
+    Init,
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),

@@ -21,6 +21,7 @@ const MAX_KEY_INPUT: u64 = 4096;
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let database = Database::from_options(cli.options)?;
     match cli.command {
+        Command::Init => init(&database).await,
         Command::Keys(KeysCommand::Create(args)) => create(&database, args).await,
         Command::Keys(KeysCommand::List(args)) => list(&database, args).await,
         Command::Keys(KeysCommand::Show(args)) => show(&database, args).await,
@@ -28,6 +29,13 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Keys(KeysCommand::Rotate(args)) => rotate(&database, args).await,
         Command::Keys(KeysCommand::Verify) => verify(&database).await,
     }
+}
+
+/// `keygate init`: creates the database if it is missing, migrates it, records `--prefix`.
+async fn init(database: &Database) -> Result<ExitCode, Failure> {
+    let done = database.initialise().await?;
+    output::initialised(&mut std::io::stdout().lock(), &done)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `keygate keys create`: mints a key and prints it once.

@@ -1,6 +1,11 @@
-//! Reaching the key database, and the key prefix and declared scopes the service recorded there.
+//! Reaching the key database: never a new SQLite file by accident, and the key prefix and
+//! declared scopes the service recorded there.
+
+use std::path::PathBuf;
+use std::str::FromStr;
 
 use keygate::{DeclaredScope, KeyGate, SqlStore};
+use sqlx::sqlite::SqliteConnectOptions;
 
 use crate::Failure;
 use crate::args::GlobalOptions;
@@ -19,6 +24,16 @@ pub(crate) enum KeyText {
     Handled,
     /// Reads or changes records by key id only (list, show, revoke).
     Untouched,
+}
+
+/// What `keygate init` found and did.
+pub(crate) struct Initialised {
+    /// The SQLite file, for a SQLite database kept in a file.
+    pub(crate) file: Option<PathBuf>,
+    /// Whether that file was created just now.
+    pub(crate) created: bool,
+    /// The key prefix the database records, if any.
+    pub(crate) prefix: Option<String>,
 }
 
 impl Database {
@@ -47,9 +62,27 @@ impl Database {
         })
     }
 
-    /// A gate on the database, with the service's declared scopes and pepper.
-    pub(crate) async fn gate(&self, key_text: KeyText) -> Result<KeyGate, Failure> {
+    /// Creates the database if it is missing, brings its schema up to date, and records the key
+    /// prefix given with `--prefix`.
+    pub(crate) async fn initialise(&self) -> Result<Initialised, Failure> {
+        let file = self.sqlite_file();
+        let existed = file.as_ref().is_some_and(|path| path.exists());
         let store = SqlStore::connect(&self.url).await?;
+        let prefix = match self.prefix.as_deref() {
+            Some(_) => Some(self.resolve_prefix(&store).await?),
+            None => store.key_prefix().await?,
+        };
+        store.close().await;
+        Ok(Initialised {
+            created: file.is_some() && !existed,
+            file,
+            prefix,
+        })
+    }
+
+    /// A gate on the existing database, with the service's declared scopes and pepper.
+    pub(crate) async fn gate(&self, key_text: KeyText) -> Result<KeyGate, Failure> {
+        let store = self.connect_existing().await?;
         let prefix = match key_text {
             KeyText::Handled => self.resolve_prefix(&store).await?,
             // Records are found by key id; the prefix is never used, so any valid one will do.
@@ -64,6 +97,31 @@ impl Database {
             builder = builder.pepper(pepper);
         }
         Ok(builder.try_build()?)
+    }
+
+    /// Connects, refusing a SQLite file that does not exist: connecting would create an empty
+    /// database there, and a mistyped path would then look like a database without keys.
+    async fn connect_existing(&self) -> Result<SqlStore, Failure> {
+        if let Some(path) = self.sqlite_file().filter(|path| !path.exists()) {
+            return Err(Failure::new(format!(
+                "no key database at `{}`; run `keygate init` to create one, or check \
+                 --database-url",
+                path.display()
+            )));
+        }
+        Ok(SqlStore::connect(&self.url).await?)
+    }
+
+    /// The file of a SQLite database, read from the URL as `SqlStore` reads it. `None` for an
+    /// in-memory database, another kind of database, or a URL `SqlStore` will refuse anyway.
+    fn sqlite_file(&self) -> Option<PathBuf> {
+        let is_sqlite = self.url.split(':').next() == Some("sqlite");
+        let in_memory = self.url.contains(":memory:") || self.url.contains("mode=memory");
+        if !is_sqlite || in_memory {
+            return None;
+        }
+        let options = SqliteConnectOptions::from_str(&self.url).ok()?;
+        Some(options.get_filename().to_owned())
     }
 
     /// The prefix to mint and parse keys with: the one the database records (which the service

@@ -1,6 +1,7 @@
 //! `keygate`: issue, list, show, rotate, revoke and verify API keys in a keygate database.
 //!
 //! ```text
+//! keygate init [--prefix P]      # create the key database; other commands refuse a missing file
 //! keygate keys create --name ci-deploy --owner team-infra --scopes items:read,items:write --expires-in 90d
 //! keygate keys list [--owner X] [--all] [--json]
 //! keygate keys show <KEY_ID> [--json]

@@ -8,6 +8,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::database::Initialised;
+
 /// A failure, as one line on stderr, whatever the message held.
 pub(crate) fn failure(message: &str) {
     let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -164,6 +166,28 @@ pub(crate) fn valid(out: &mut impl Write, identity: &ApiKey) -> io::Result<()> {
 /// A key that did not verify, with the rejection's code.
 pub(crate) fn invalid(out: &mut impl Write, code: &str) -> io::Result<()> {
     writeln!(out, "invalid ({code})")
+}
+
+/// What `keygate init` found and did.
+pub(crate) fn initialised(out: &mut impl Write, done: &Initialised) -> io::Result<()> {
+    let database = match &done.file {
+        Some(path) => format!("key database `{}`", path.display()),
+        None => "key database".to_owned(),
+    };
+    let status = if done.created {
+        format!("created the {database}")
+    } else {
+        format!("the {database} is ready")
+    };
+    writeln!(out, "{status}")?;
+    match &done.prefix {
+        Some(prefix) => writeln!(out, "key prefix: {prefix}"),
+        None => writeln!(
+            out,
+            "no key prefix recorded yet: the service records its own when it starts, or pass \
+             --prefix when creating the first key"
+        ),
+    }
 }
 
 /// RFC 3339, as the key view holds it: UTC, whole seconds.

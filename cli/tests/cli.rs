@@ -6,7 +6,7 @@ use support::{Db, create, fails, keygate, stderr, stdout};
 
 #[test]
 fn create_list_verify_revoke() {
-    let db = Db::new("e2e");
+    let db = Db::initialised("e2e");
     let (key, id) = create(
         &db,
         &[
@@ -84,7 +84,7 @@ fn create_list_verify_revoke() {
 
 #[test]
 fn rotate_keeps_the_old_key_for_the_grace_period() {
-    let db = Db::new("rotate");
+    let db = Db::initialised("rotate");
     let (old, old_id) = create(
         &db,
         &["keys", "create", "--prefix", "demo", "--name", "partner"],
@@ -107,7 +107,7 @@ fn rotate_keeps_the_old_key_for_the_grace_period() {
 
 #[test]
 fn errors_are_one_line_and_write_nothing() {
-    let db = Db::new("errors");
+    let db = Db::initialised("errors");
     let (_, id) = create(
         &db,
         &["keys", "create", "--prefix", "demo", "--name", "first"],
@@ -194,7 +194,7 @@ fn a_file_that_is_not_a_keygate_database_is_left_alone() {
 
 #[test]
 fn a_fresh_database_needs_a_prefix_to_mint() {
-    let db = Db::new("noprefix");
+    let db = Db::initialised("noprefix");
     let line = fails(&db, &["keys", "create", "--name", "x"]);
     assert!(line.contains("--prefix"), "{line}");
     let output = keygate(&db, &["keys", "list"], None);
@@ -220,7 +220,7 @@ fn scopes_the_service_declared_are_enforced() {
         keygate::DeclaredScope::new("items:read", "Read items"),
         keygate::DeclaredScope::new("admin", "Manage keys"),
     ];
-    let db = Db::new("declared");
+    let db = Db::initialised("declared");
     let first = keygate(
         &db,
         &[

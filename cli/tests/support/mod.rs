@@ -21,6 +21,14 @@ impl Db {
         )))
     }
 
+    /// A database made with `keygate init`, as every command but `init` needs one to exist.
+    pub fn initialised(tag: &str) -> Db {
+        let db = Db::new(tag);
+        let output = keygate(&db, &["init"], None);
+        assert!(output.status.success(), "init: {}", stderr(&output));
+        db
+    }
+
     pub fn url(&self) -> String {
         format!("sqlite://{}", self.0.display())
     }
