@@ -1,96 +1,12 @@
 //! The `keygate` command line end to end, against a temporary SQLite file.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+mod support;
 
-struct Db(PathBuf);
-
-impl Db {
-    fn new(tag: &str) -> Db {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        Db(std::env::temp_dir().join(format!(
-            "keygate-cli-{tag}-{}-{nanos}.db",
-            std::process::id()
-        )))
-    }
-
-    fn url(&self) -> String {
-        format!("sqlite://{}", self.0.display())
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
-        }
-    }
-}
-
-fn keygate(db: &Db, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keygate"))
-        .args(args)
-        .env("KEYGATE_DATABASE_URL", db.url())
-        .env("RUST_BACKTRACE", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run keygate");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Runs a command that must fail with exactly one line on stderr, and returns that line.
-fn fails(db: &Db, args: &[&str]) -> String {
-    let output = keygate(db, args, None);
-    let err = stderr(&output);
-    assert!(
-        !output.status.success(),
-        "{args:?} succeeded: {}",
-        stdout(&output)
-    );
-    assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err}");
-    assert!(
-        !err.contains("panicked") && !err.contains("backtrace"),
-        "{err}"
-    );
-    err.trim().to_owned()
-}
-
-fn create(db: &Db, args: &[&str]) -> (String, String) {
-    let output = keygate(db, args, None);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let out = stdout(&output);
-    assert!(out.contains("it will not be shown again"), "{out}");
-    let key = out.lines().next().unwrap().trim().to_owned();
-    let id = key.split('_').nth(1).unwrap().to_owned();
-    (key, id)
-}
+use support::{Db, create, fails, keygate, stderr, stdout};
 
 #[test]
 fn create_list_verify_revoke() {
-    let db = Db::new("e2e");
+    let db = Db::initialised("e2e");
     let (key, id) = create(
         &db,
         &[
@@ -168,7 +84,7 @@ fn create_list_verify_revoke() {
 
 #[test]
 fn rotate_keeps_the_old_key_for_the_grace_period() {
-    let db = Db::new("rotate");
+    let db = Db::initialised("rotate");
     let (old, old_id) = create(
         &db,
         &["keys", "create", "--prefix", "demo", "--name", "partner"],
@@ -191,7 +107,7 @@ fn rotate_keeps_the_old_key_for_the_grace_period() {
 
 #[test]
 fn errors_are_one_line_and_write_nothing() {
-    let db = Db::new("errors");
+    let db = Db::initialised("errors");
     let (_, id) = create(
         &db,
         &["keys", "create", "--prefix", "demo", "--name", "first"],
@@ -278,7 +194,7 @@ fn a_file_that_is_not_a_keygate_database_is_left_alone() {
 
 #[test]
 fn a_fresh_database_needs_a_prefix_to_mint() {
-    let db = Db::new("noprefix");
+    let db = Db::initialised("noprefix");
     let line = fails(&db, &["keys", "create", "--name", "x"]);
     assert!(line.contains("--prefix"), "{line}");
     let output = keygate(&db, &["keys", "list"], None);
@@ -304,7 +220,7 @@ fn scopes_the_service_declared_are_enforced() {
         keygate::scope::DeclaredScope::new("items:read", "Read items"),
         keygate::scope::DeclaredScope::new("admin", "Manage keys"),
     ];
-    let db = Db::new("declared");
+    let db = Db::initialised("declared");
     let first = keygate(
         &db,
         &[
@@ -347,4 +263,15 @@ fn scopes_the_service_declared_are_enforced() {
         None,
     );
     assert!(ok.status.success(), "{}", stderr(&ok));
+}
+
+#[test]
+fn scope_mistakes_are_explained_by_the_shared_grammar() {
+    let db = Db::new("grammar");
+    for bad in ["items*", "items read", "it*ems"] {
+        let line = fails(&db, &["keys", "create", "--name", "x", "--scopes", bad]);
+        let problem = keygate::scope::grant_problem(bad).unwrap();
+        assert!(line.contains(&problem), "{bad}: {line}");
+    }
+    assert!(!db.0.exists(), "refused before the database is opened");
 }

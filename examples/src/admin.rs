@@ -11,11 +11,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use keygate::duration::parse_duration;
-use keygate::record::{KeyFilter, KeyState};
-use keygate::{KeyError, KeyGate, KeyRecord, NewKey};
+use keygate::record::{KeyFilter, KeyState, KeyView};
+use keygate::{KeyError, KeyGate, NewKey};
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -66,35 +64,8 @@ pub struct ListQuery {
     pub all: bool,
 }
 
-/// A key's record as the admin routes show it: never a secret, never a hash.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct KeyView {
-    /// The public key id.
-    pub key_id: String,
-    /// Its name.
-    pub name: String,
-    /// Who holds it.
-    pub owner: String,
-    /// `active`, `expired` or `revoked`.
-    pub state: String,
-    /// Granted scopes.
-    pub scopes: Vec<String>,
-    /// Creation time, RFC 3339.
-    pub created_at: String,
-    /// Expiry, if any.
-    pub expires_at: Option<String>,
-    /// Revocation time, if revoked.
-    pub revoked_at: Option<String>,
-    /// Last admitted (recorded every few seconds).
-    pub last_used_at: Option<String>,
-    /// The key this one replaced.
-    pub rotated_from: Option<String>,
-    /// The key that replaced this one.
-    pub rotated_to: Option<String>,
-}
-
 /// A key just created or rotated in: the key text, shown this once, and its record.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedKeyView {
     /// The key. It is not stored and will not be shown again.
     pub key: String,
@@ -107,29 +78,6 @@ impl From<&keygate::CreatedKey> for CreatedKeyView {
         CreatedKeyView {
             key: created.key.expose().to_owned(),
             record: KeyView::from(&created.record),
-        }
-    }
-}
-
-fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&Rfc3339)
-        .unwrap_or_else(|_| at.unix_timestamp().to_string())
-}
-
-impl From<&KeyRecord> for KeyView {
-    fn from(record: &KeyRecord) -> Self {
-        KeyView {
-            key_id: record.key_id.clone(),
-            name: record.name.clone(),
-            owner: record.owner.clone(),
-            state: record.state_at(OffsetDateTime::now_utc()).to_string(),
-            scopes: record.scopes.clone(),
-            created_at: rfc3339(record.created_at),
-            expires_at: record.expires_at.map(rfc3339),
-            revoked_at: record.revoked_at.map(rfc3339),
-            last_used_at: record.last_used_at.map(rfc3339),
-            rotated_from: record.rotated_from.clone(),
-            rotated_to: record.rotated_to.clone(),
         }
     }
 }

@@ -67,6 +67,7 @@ pub mod store;
 #[cfg(feature = "test-util")]
 mod testing;
 mod usage;
+mod view;
 
 #[cfg(feature = "cache")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]

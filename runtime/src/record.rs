@@ -8,6 +8,8 @@ use time::OffsetDateTime;
 
 use crate::hash::KeyHash;
 
+pub use crate::view::KeyView;
+
 /// Everything stored about one key. The secret itself is never stored; only its [`KeyHash`].
 ///
 /// `Debug` shows the record without the hash.

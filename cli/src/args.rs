@@ -1,0 +1,112 @@
+//! What the command line accepts, as clap parses it. Nothing here is checked beyond its shape;
+//! durations and scopes are checked by the commands, before the database is touched.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Issue, list, show, rotate, revoke and verify keygate API keys.
+#[derive(Debug, Parser)]
+#[command(name = "keygate", version)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) options: GlobalOptions,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options every subcommand takes: where the keys are and how they are made.
+#[derive(Debug, Args)]
+pub(crate) struct GlobalOptions {
+    /// The key database: sqlite://path/to/keys.db or postgres://user@host/db.
+    #[arg(
+        long,
+        env = "KEYGATE_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub(crate) database_url: Option<String>,
+    /// The name of the environment variable holding the service's pepper, if it uses one.
+    #[arg(long, value_name = "NAME", global = true)]
+    pub(crate) pepper_env: Option<String>,
+    /// The key prefix. Default: the one recorded in the database by the service.
+    #[arg(long, global = true)]
+    pub(crate) prefix: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create the key database (or bring an existing one up to date); with --prefix, record the
+    /// key prefix. Other commands refuse a SQLite file that does not exist.
+    Init,
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Create a key and print it once.
+    Create(CreateArgs),
+    /// List keys (active ones unless --all). Never prints secrets.
+    List(ListArgs),
+    /// Show one key's record.
+    Show(ShowArgs),
+    /// Revoke a key, at once and for good.
+    Revoke(RevokeArgs),
+    /// Replace a key: print a new one; the old one keeps working for the grace period.
+    Rotate(RotateArgs),
+    /// Read a key on stdin and say whether it is valid, with its key id and scopes.
+    Verify,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CreateArgs {
+    /// A name for the key, such as ci-deploy.
+    #[arg(long)]
+    pub(crate) name: String,
+    /// Who holds it, such as team-infra.
+    #[arg(long, default_value = "")]
+    pub(crate) owner: String,
+    /// Granted scopes, comma-separated: a scope, `*`, or a scope followed by `:*`.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) scopes: Vec<String>,
+    /// How long the key lives: 30m, 24h, 90d, 2w. Default: until revoked.
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub(crate) expires_in: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Only keys held by this owner.
+    #[arg(long)]
+    pub(crate) owner: Option<String>,
+    /// Include revoked and expired keys.
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// The public key id.
+    pub(crate) key_id: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RevokeArgs {
+    /// The public key id.
+    pub(crate) key_id: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RotateArgs {
+    /// The public key id.
+    pub(crate) key_id: String,
+    /// How long the old key keeps working, such as 24h. Default: it stops now.
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub(crate) grace: Option<String>,
+}

@@ -1,0 +1,167 @@
+//! One function per subcommand. Each checks its own arguments before the database is opened, so
+//! a mistake on the command line writes nothing.
+
+use std::io::{IsTerminal, Read};
+use std::process::ExitCode;
+
+use keygate::NewKey;
+use keygate::duration::parse_duration;
+use keygate::record::{KeyFilter, KeyState, KeyView};
+use keygate::reject::RejectionKind;
+use time::OffsetDateTime;
+
+use crate::Failure;
+use crate::args::{
+    Cli, Command, CreateArgs, KeysCommand, ListArgs, RevokeArgs, RotateArgs, ShowArgs,
+};
+use crate::database::{Database, KeyText};
+use crate::output;
+
+/// The longest key text `verify` reads from stdin.
+const MAX_KEY_INPUT: u64 = 4096;
+
+/// Runs the command the user asked for.
+pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let database = Database::from_options(cli.options)?;
+    match cli.command {
+        Command::Init => init(&database).await,
+        Command::Keys(KeysCommand::Create(args)) => create(&database, args).await,
+        Command::Keys(KeysCommand::List(args)) => list(&database, args).await,
+        Command::Keys(KeysCommand::Show(args)) => show(&database, args).await,
+        Command::Keys(KeysCommand::Revoke(args)) => revoke(&database, args).await,
+        Command::Keys(KeysCommand::Rotate(args)) => rotate(&database, args).await,
+        Command::Keys(KeysCommand::Verify) => verify(&database).await,
+    }
+}
+
+/// `keygate init`: creates the database if it is missing, migrates it, records `--prefix`.
+async fn init(database: &Database) -> Result<ExitCode, Failure> {
+    let done = database.initialise().await?;
+    output::initialised(&mut std::io::stdout().lock(), &done)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `keygate keys create`: mints a key and prints it once.
+async fn create(database: &Database, args: CreateArgs) -> Result<ExitCode, Failure> {
+    let lifetime = args.expires_in.as_deref().map(parse_duration).transpose()?;
+    if args.name.trim().is_empty() {
+        return Err(Failure::new("--name must not be empty"));
+    }
+    if let Some(problem) = args
+        .scopes
+        .iter()
+        .find_map(|scope| keygate::scope::grant_problem(scope))
+    {
+        return Err(Failure::new(format!(
+            "invalid scope in --scopes: {problem}"
+        )));
+    }
+    let gate = database.gate(KeyText::Handled).await?;
+    let mut new = NewKey::new(args.name).owner(args.owner).scopes(args.scopes);
+    if let Some(lifetime) = lifetime {
+        new = new.expires_in(lifetime);
+    }
+    let created = gate.create_key(new).await?;
+    let view = KeyView::from(&created.record);
+    output::created(&mut std::io::stdout().lock(), &view, created.key.expose())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `keygate keys list`: active keys (all with `--all`), as a table or JSON.
+async fn list(database: &Database, args: ListArgs) -> Result<ExitCode, Failure> {
+    let gate = database.gate(KeyText::Untouched).await?;
+    let mut filter = KeyFilter::default();
+    if let Some(owner) = args.owner {
+        filter = filter.owner(owner);
+    }
+    if !args.all {
+        filter = filter.state(KeyState::Active);
+    }
+    let records = gate.list_keys(&filter).await?;
+    let now = OffsetDateTime::now_utc();
+    let views: Vec<KeyView> = records
+        .iter()
+        .map(|record| KeyView::at(record, now))
+        .collect();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        output::json(&mut out, &views)?;
+    } else {
+        output::table(&mut out, &views)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `keygate keys show`: one key's record.
+async fn show(database: &Database, args: ShowArgs) -> Result<ExitCode, Failure> {
+    let gate = database.gate(KeyText::Untouched).await?;
+    let view = KeyView::from(&gate.get_key(&args.key_id).await?);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        output::json(&mut out, &view)?;
+    } else {
+        output::record(&mut out, &view)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `keygate keys revoke`: revokes a key at once.
+async fn revoke(database: &Database, args: RevokeArgs) -> Result<ExitCode, Failure> {
+    let gate = database.gate(KeyText::Untouched).await?;
+    let record = gate.revoke_key(&args.key_id).await?;
+    output::revoked(&mut std::io::stdout().lock(), &record.key_id)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `keygate keys rotate`: mints a successor; the old key works for the grace period.
+async fn rotate(database: &Database, args: RotateArgs) -> Result<ExitCode, Failure> {
+    let grace = args
+        .grace
+        .as_deref()
+        .map(parse_duration)
+        .transpose()?
+        .unwrap_or_default();
+    let gate = database.gate(KeyText::Handled).await?;
+    let created = gate.rotate_key(&args.key_id, grace).await?;
+    let old = gate.get_key(&args.key_id).await?;
+    let mut out = std::io::stdout().lock();
+    output::created(
+        &mut out,
+        &KeyView::from(&created.record),
+        created.key.expose(),
+    )?;
+    output::rotated_out(&mut out, &old.key_id, KeyView::from(&old).expires_at)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `keygate keys verify`: reads a key on stdin; exit 0 if it is valid, 1 if not.
+async fn verify(database: &Database) -> Result<ExitCode, Failure> {
+    let gate = database.gate(KeyText::Handled).await?;
+    let mut stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("paste the key, then press Enter and Ctrl-D:");
+    }
+    let mut key = String::new();
+    stdin
+        .by_ref()
+        .take(MAX_KEY_INPUT)
+        .read_to_string(&mut key)
+        .map_err(|_| Failure::new("could not read a key from stdin"))?;
+    let mut out = std::io::stdout().lock();
+    match gate.verify(key.trim()).await {
+        Ok(identity) => {
+            output::valid(&mut out, &identity)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(rejection) if rejection.kind() == &RejectionKind::StoreUnavailable => {
+            Err(Failure::new(
+                "the key could not be checked: the database did not answer, or the key's hash \
+                 needs the service's pepper (--pepper-env)",
+            ))
+        }
+        Err(rejection) => {
+            output::invalid(&mut out, rejection.kind().code())?;
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
