@@ -30,12 +30,33 @@
 //! # }
 //! ```
 //!
-//! The attribute injects a [`Guard`] as the handler's first extractor. It finds the
+//! The attribute injects a [`Guard`](extract::Guard) as the handler's first extractor. It finds the
 //! [`KeyGate`] in the router state through [`FromRef`](axum::extract::FromRef), reads the key
 //! from `X-API-Key` or `Authorization: Bearer`, checks its format and checksum, looks it up by its
 //! public id, compares the hash of its secret in constant time, checks expiry, revocation and
 //! scopes, and puts the verified [`ApiKey`] into the request. A rejection is an RFC 9457 problem
 //! document; see [`reject`] for the codes.
+//!
+//! # Where things are
+//!
+//! The crate root holds what a service needs on day one: [`KeyGate`] and its
+//! [`KeyGateBuilder`], the verified [`ApiKey`], [`NewKey`] / [`CreatedKey`] / [`KeyRecord`] for
+//! the key lifecycle, [`Rejection`], the stores ([`MemoryStore`], and with features `SqlStore` and
+//! `CachedStore`) and the two macros. Everything else lives in a module named for its concern:
+//!
+//! | module | what it holds |
+//! | --- | --- |
+//! | [`gate`] | configuration errors, [`KeyError`], lifetime limits |
+//! | [`scope`] | the scope grammar, wildcard grants, [`Requirement`](scope::Requirement), declared scopes |
+//! | [`record`] | key records, their state, filters, the serialisable [`KeyView`](record::KeyView) |
+//! | [`store`] | the [`KeyStore`](store::KeyStore) trait and the [`KeyChange`](store::KeyChange)s it applies |
+//! | `sql` | SQLite and PostgreSQL stores (features `sqlite`, `postgres`) |
+//! | `cache` | a moka cache in front of any store (feature `cache`) |
+//! | [`extract`], [`layer`] | the injected guard, and router-wide protection |
+//! | [`reject`] | rejection kinds, codes and their rendering |
+//! | [`audit`] | which handlers the attribute protects |
+//! | `openapi` | security schemes in a utoipa document (feature `utoipa`) |
+//! | [`hash`], [`duration`] | stored hashes; durations such as `90d` |
 
 #![warn(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]

@@ -137,7 +137,7 @@ impl KeyGateBuilder {
 
     /// The service's declared scopes, usually [`declared_scopes!()`](crate::declared_scopes).
     /// Once set, [`KeyGate::create_key`], [`KeyGate::set_key_scopes`] and
-    /// [`KeyGate::rotate_key`] refuse with [`KeyError::UndeclaredScope`] a scope that is not
+    /// [`KeyGate::rotate_key`] refuse with [`KeyError::UndeclaredScope`](crate::KeyError::UndeclaredScope) a scope that is not
     /// declared, and a wildcard grant (`items:*`, `*`) that covers no declared scope. Keys
     /// already stored are still verified as they are. An empty list declares no scope at all:
     /// only keys without scopes can be made.

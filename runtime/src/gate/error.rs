@@ -11,7 +11,7 @@ pub enum KeyError {
     InvalidScope(String),
     /// A scope (or a wildcard grant covering no scope) outside the service's declared scopes.
     /// Only when the `KeyGate` was given a declaration; see
-    /// [`KeyGateBuilder::declared_scopes`].
+    /// [`KeyGateBuilder::declared_scopes`](crate::KeyGateBuilder::declared_scopes).
     #[error("{}", undeclared_message(.scope, .declared))]
     UndeclaredScope {
         /// The refused scope or wildcard grant.
