@@ -12,7 +12,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use keygate::duration::parse_duration;
 use keygate::record::{KeyFilter, KeyState, KeyView};
-use keygate::{KeyError, KeyGate, NewKey};
+use keygate::{ApiKey, KeyError, KeyGate, NewKey};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -102,12 +102,27 @@ impl AdminError {
 
 impl From<KeyError> for AdminError {
     fn from(error: KeyError) -> Self {
+        // The client's mistakes are 4xx with a code naming them; only what keygate itself could
+        // not do is 5xx.
         let (status, code) = match &error {
-            KeyError::InvalidScope(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_scope"),
+            KeyError::InvalidScope(_) | KeyError::UndeclaredScope { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_scope")
+            }
+            KeyError::TooManyScopes { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "too_many_scopes"),
             KeyError::EmptyName => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_name"),
+            KeyError::InvalidText { field, .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                match *field {
+                    "name" => "invalid_name",
+                    "owner" => "invalid_owner",
+                    _ => "invalid_metadata",
+                },
+            ),
             KeyError::InvalidDuration(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_duration"),
             KeyError::NotFound(_) => (StatusCode::NOT_FOUND, "key_not_found"),
             KeyError::Revoked(_) => (StatusCode::CONFLICT, "key_revoked"),
+            KeyError::Rotated(_) => (StatusCode::CONFLICT, "key_rotated"),
+            KeyError::Expired(_) => (StatusCode::CONFLICT, "key_expired"),
             _ => (StatusCode::SERVICE_UNAVAILABLE, "key_store_unavailable"),
         };
         if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -119,6 +134,38 @@ impl From<KeyError> for AdminError {
             );
         }
         AdminError::new(status, code, error.to_string())
+    }
+}
+
+/// Refuses grants the calling key does not itself hold: a key never mints a key broader than
+/// itself (as with GitHub's fine-grained tokens). The command line, which holds the database, is
+/// not limited.
+///
+/// Malformed or undeclared grants are left to the gate, which answers them with 422: what is
+/// wrong with the request comes before who is asking.
+fn may_grant(gate: &KeyGate, caller: &ApiKey, requested: &[String]) -> Result<(), AdminError> {
+    let declared = |grant: &str| {
+        gate.declared_scopes().is_none_or(|scopes| {
+            scopes
+                .iter()
+                .any(|s| keygate::scope::grant_includes(grant, s.name))
+        })
+    };
+    let beyond = requested.iter().find(|grant| {
+        keygate::scope::is_valid_grant(grant)
+            && declared(grant)
+            && !caller
+                .scopes()
+                .iter()
+                .any(|held| keygate::scope::grant_includes(held, grant))
+    });
+    match beyond {
+        Some(grant) => Err(AdminError::new(
+            StatusCode::FORBIDDEN,
+            "scope_not_held",
+            format!("The calling key does not hold `{grant}`, so it cannot grant it."),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -176,15 +223,18 @@ fn duration(text: Option<&str>) -> Result<Option<std::time::Duration>, AdminErro
     request_body = CreateKeyRequest,
     responses(
         (status = 201, description = "The key, shown this once, and its record", body = CreatedKeyView),
-        (status = 422, description = "Invalid scope, name or duration")
+        (status = 403, description = "A requested scope the calling key does not hold (`scope_not_held`)"),
+        (status = 422, description = "Invalid scope, name, owner, metadata or duration")
     )
 )]
 #[require_api_key(scopes = "admin")]
 async fn create_key(
     State(gate): State<KeyGate>,
+    caller: ApiKey,
     body: Result<Json<CreateKeyRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<CreatedKeyView>), AdminError> {
     let Json(request) = body?;
+    may_grant(&gate, &caller, &request.scopes)?;
     let mut new = NewKey::new(request.name)
         .owner(request.owner)
         .scopes(request.scopes);
@@ -225,13 +275,15 @@ async fn list_keys(
     request_body(content = Option<RotateRequest>, description = "Optional: the grace period"),
     responses(
         (status = 201, description = "The new key, shown this once", body = CreatedKeyView),
+        (status = 403, description = "The key holds a scope the calling key does not (`scope_not_held`)"),
         (status = 404, description = "No such key"),
-        (status = 409, description = "The key is revoked")
+        (status = 409, description = "The key is revoked (`key_revoked`), already rotated (`key_rotated`) or expired (`key_expired`)")
     )
 )]
 #[require_api_key(scopes = "admin")]
 async fn rotate_key(
     State(gate): State<KeyGate>,
+    caller: ApiKey,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<CreatedKeyView>), AdminError> {
@@ -247,6 +299,8 @@ async fn rotate_key(
         })?
     };
     let grace = duration(request.grace.as_deref())?.unwrap_or_default();
+    // The successor holds the old key's scopes, so the caller must be able to grant them.
+    may_grant(&gate, &caller, &gate.get_key(&id).await?.scopes)?;
     let created = gate.rotate_key(&id, grace).await?;
     Ok((StatusCode::CREATED, Json(CreatedKeyView::from(&created))))
 }

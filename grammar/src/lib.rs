@@ -156,6 +156,37 @@ pub fn grant_covers(grant: &str, required: &str) -> bool {
     grant == required && !grant.contains('*')
 }
 
+/// Whether a key holding the grant `held` may hand out the grant `requested` (to a key it mints,
+/// say): everything `requested` covers, `held` covers too. `*` includes every grant, `items:*`
+/// includes `items:read` and `items:read:*` but not `*` or `items`; a plain scope includes only
+/// itself. An invalid grant includes nothing and is included by nothing.
+///
+/// ```
+/// use keygate_grammar::grant_includes;
+///
+/// assert!(grant_includes("*", "items:*"));
+/// assert!(grant_includes("items:*", "items:read:*"));
+/// assert!(!grant_includes("items:*", "*"));
+/// assert!(!grant_includes("items:read", "items:*"));
+/// ```
+pub fn grant_includes(held: &str, requested: &str) -> bool {
+    if !is_valid_grant(held) || !is_valid_grant(requested) {
+        return false;
+    }
+    if held == "*" {
+        return true;
+    }
+    match wildcard_stem(requested) {
+        // `items:read:*` covers `items:read:x`; `held` must cover every such scope.
+        Some(stem) => match wildcard_stem(held) {
+            Some(held_stem) => grant_covers(held, stem) || held_stem == stem,
+            None => false,
+        },
+        None if requested == "*" => false,
+        None => grant_covers(held, requested),
+    }
+}
+
 fn truncated(text: &str) -> String {
     text.chars()
         .take(32)
@@ -222,6 +253,23 @@ mod tests {
         assert!(!grant_covers("a*", "admin"));
         assert!(!grant_covers("items:read", "items:read:all"));
         assert!(!grant_covers("items*", "items*"));
+    }
+
+    #[test]
+    fn a_grant_includes_only_what_it_covers() {
+        assert!(grant_includes("*", "*"));
+        assert!(grant_includes("*", "admin"));
+        assert!(grant_includes("items:*", "items:*"));
+        assert!(grant_includes("items:*", "items:read"));
+        assert!(grant_includes("items:*", "items:read:*"));
+        assert!(grant_includes("admin", "admin"));
+        assert!(!grant_includes("items:*", "*"));
+        assert!(!grant_includes("items:*", "items"));
+        assert!(!grant_includes("items:*", "itemsx:*"));
+        assert!(!grant_includes("items:read", "items:*"));
+        assert!(!grant_includes("items:read:*", "items:*"));
+        assert!(!grant_includes("admin", "admin:*"));
+        assert!(!grant_includes("items*", "items:read"));
     }
 
     #[test]

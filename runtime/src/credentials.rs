@@ -100,6 +100,20 @@ fn header_text(value: &HeaderValue) -> Result<&str, RejectionKind> {
     value.to_str().map_err(|_| RejectionKind::Invalid)
 }
 
+/// Presented bytes as text; bytes that are not visible ASCII cannot be a key.
+fn key_text(bytes: &[u8]) -> Result<&str, RejectionKind> {
+    match std::str::from_utf8(bytes) {
+        Ok(text)
+            if text
+                .bytes()
+                .all(|b| b == b' ' || b == b'\t' || b.is_ascii_graphic()) =>
+        {
+            Ok(text)
+        }
+        _ => Err(RejectionKind::Invalid),
+    }
+}
+
 /// The one key presented in `parts` through the enabled sources: `Ok(None)` when there is none,
 /// `Ambiguous` when two different ones were presented.
 pub(crate) fn presented_key<'a>(
@@ -114,11 +128,15 @@ pub(crate) fn presented_key<'a>(
     }
     if sources.bearer {
         for value in parts.headers.get_all(AUTHORIZATION) {
-            let text = header_text(value)?.trim_start();
-            let (scheme, token) = text.split_once(' ').unwrap_or((text, ""));
-            // Other schemes (Basic, Digest) may be meant for something else; they are not keys.
-            if scheme.eq_ignore_ascii_case("bearer") {
-                presented.add(token)?;
+            // The scheme is read from the raw bytes: other schemes (Basic, Digest) are meant for
+            // something else, may carry any bytes, and must not spoil a key sent another way.
+            let text = value.as_bytes().trim_ascii_start();
+            let (scheme, token) = match text.iter().position(|&b| b == b' ') {
+                Some(space) => (&text[..space], &text[space + 1..]),
+                None => (text, &[][..]),
+            };
+            if scheme.eq_ignore_ascii_case(b"bearer") {
+                presented.add(key_text(token)?)?;
             }
         }
     }
@@ -133,11 +151,13 @@ pub(crate) fn presented_key<'a>(
     }
     if let Some(cookie_name) = &sources.cookie {
         for value in parts.headers.get_all(COOKIE) {
-            for cookie in header_text(value)?.split(';') {
-                if let Some((name, value)) = cookie.trim().split_once('=')
-                    && name == cookie_name
+            // Only the named cookie must be text; other cookies may hold any bytes.
+            for cookie in value.as_bytes().split(|&b| b == b';') {
+                let cookie = cookie.trim_ascii();
+                if let Some(eq) = cookie.iter().position(|&b| b == b'=')
+                    && &cookie[..eq] == cookie_name.as_bytes()
                 {
-                    presented.add(value)?;
+                    presented.add(key_text(&cookie[eq + 1..])?)?;
                 }
             }
         }
@@ -201,6 +221,33 @@ mod tests {
                 .unwrap(),
         );
         assert_eq!(presented_key(&s, &different), Err(RejectionKind::Ambiguous));
+    }
+
+    #[test]
+    fn other_schemes_and_cookies_with_any_bytes_do_not_spoil_a_key() {
+        let digest = HeaderValue::from_bytes("Digest username=\"é\"".as_bytes()).unwrap();
+        let other_cookie =
+            HeaderValue::from_bytes("theme=bleu-fonc\u{e9}; api_key=k1".as_bytes()).unwrap();
+        let mut request = Request::builder()
+            .header("x-api-key", "k1")
+            .body(())
+            .unwrap();
+        request.headers_mut().insert(AUTHORIZATION, digest);
+        request.headers_mut().insert(COOKIE, other_cookie);
+        assert_eq!(
+            presented_key(&all_sources(), &parts(request)),
+            Ok(Some("k1"))
+        );
+        let mut bearer = Request::builder().body(()).unwrap();
+        bearer.headers_mut().insert(
+            AUTHORIZATION,
+            HeaderValue::from_bytes("Bearer k\u{e9}y".as_bytes()).unwrap(),
+        );
+        assert_eq!(
+            presented_key(&all_sources(), &parts(bearer)),
+            Err(RejectionKind::Invalid),
+            "a bearer token that is not text is a bad key, not no key"
+        );
     }
 
     #[test]

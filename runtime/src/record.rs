@@ -10,6 +10,19 @@ use crate::hash::KeyHash;
 
 pub use crate::view::KeyView;
 
+/// The longest key name, in bytes.
+pub const MAX_NAME_LEN: usize = 128;
+/// The longest owner, in bytes.
+pub const MAX_OWNER_LEN: usize = 128;
+/// The most scopes one key may hold.
+pub const MAX_SCOPES: usize = 64;
+/// The most metadata entries one key may hold.
+pub const MAX_METADATA_ENTRIES: usize = 32;
+/// The longest metadata key, in bytes.
+pub const MAX_METADATA_KEY_LEN: usize = 64;
+/// The longest metadata value, in bytes.
+pub const MAX_METADATA_VALUE_LEN: usize = 512;
+
 /// Everything stored about one key. The secret itself is never stored; only its [`KeyHash`].
 ///
 /// `Debug` shows the record without the hash.

@@ -6,7 +6,9 @@
 //! `items:read` and `items:write` but not `itemsecret:read`; wildcards cover whole segments.
 
 pub use crate::declared::DeclaredScope;
-pub use keygate_grammar::{grant_problem, is_valid_grant, is_valid_scope, scope_problem};
+pub use keygate_grammar::{
+    grant_includes, grant_problem, is_valid_grant, is_valid_scope, scope_problem,
+};
 
 pub(crate) use keygate_grammar::grant_covers;
 

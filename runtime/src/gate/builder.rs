@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::response::Response;
@@ -45,6 +46,9 @@ impl fmt::Debug for KeyGateBuilder {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid keygate configuration: {0}")]
 pub struct ConfigError(pub(crate) String);
+
+/// Numbers gates as they are built, so each can recognise its own verifications.
+static NEXT_GATE_ID: AtomicU64 = AtomicU64::new(0);
 
 impl KeyGateBuilder {
     /// The key prefix naming the service and environment, such as `acme_live`: letters, digits
@@ -178,6 +182,7 @@ impl KeyGateBuilder {
         };
         Ok(KeyGate {
             inner: Arc::new(Inner {
+                id: NEXT_GATE_ID.fetch_add(1, Ordering::Relaxed),
                 prefix: self.prefix.into(),
                 sources,
                 hasher: SecretHasher::new(self.pepper.as_deref()),

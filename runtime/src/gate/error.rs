@@ -19,6 +19,20 @@ pub enum KeyError {
         /// The declared scopes.
         declared: Vec<&'static str>,
     },
+    /// A name, owner or metadata entry is too long or holds control characters.
+    #[error("invalid {field}: {reason}")]
+    InvalidText {
+        /// `name`, `owner` or `metadata`.
+        field: &'static str,
+        /// What is wrong, without repeating the text.
+        reason: String,
+    },
+    /// More scopes than one key may hold ([`MAX_SCOPES`](crate::record::MAX_SCOPES)).
+    #[error("a key may hold at most {max} scopes")]
+    TooManyScopes {
+        /// The limit.
+        max: usize,
+    },
     /// The key's name is empty.
     #[error("a key needs a non-empty name")]
     EmptyName,

@@ -7,7 +7,10 @@ use time::OffsetDateTime;
 use super::{KeyError, KeyGate};
 use crate::declared::grant_is_declared;
 use crate::key_format;
-use crate::record::{CreatedKey, KeyFilter, KeyRecord, NewKey, PlaintextKey};
+use crate::record::{
+    CreatedKey, KeyFilter, KeyRecord, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_LEN,
+    MAX_METADATA_VALUE_LEN, MAX_NAME_LEN, MAX_OWNER_LEN, MAX_SCOPES, NewKey, PlaintextKey,
+};
 use crate::scope::grant_problem;
 use crate::store::{ChangeOutcome, KeyChange};
 
@@ -47,9 +50,31 @@ impl KeyGate {
     /// assert_eq!(created.record.scopes, ["items:read"]);
     /// # }
     /// ```
+    ///
+    /// Free text is bounded: see the limits in [`record`](crate::record) (name and owner length,
+    /// metadata size, scopes per key); control characters are refused everywhere, so a name can
+    /// never repaint a terminal or forge a log line.
     pub async fn create_key(&self, new: NewKey) -> Result<CreatedKey, KeyError> {
         if new.name.trim().is_empty() {
             return Err(KeyError::EmptyName);
+        }
+        check_text("name", &new.name, MAX_NAME_LEN)?;
+        check_text("owner", &new.owner, MAX_OWNER_LEN)?;
+        if new.metadata.len() > MAX_METADATA_ENTRIES {
+            return Err(KeyError::InvalidText {
+                field: "metadata",
+                reason: format!("at most {MAX_METADATA_ENTRIES} entries"),
+            });
+        }
+        for (key, value) in &new.metadata {
+            if key.is_empty() {
+                return Err(KeyError::InvalidText {
+                    field: "metadata",
+                    reason: "an entry's key cannot be empty".into(),
+                });
+            }
+            check_text("metadata", key, MAX_METADATA_KEY_LEN)?;
+            check_text("metadata", value, MAX_METADATA_VALUE_LEN)?;
         }
         self.validate_grants(&new.scopes)?;
         let now = OffsetDateTime::now_utc();
@@ -207,7 +232,23 @@ impl KeyGate {
     }
 }
 
+/// Refuses text over `max` bytes or holding control characters (which include NUL, that
+/// PostgreSQL cannot store, and the escapes that steer terminals).
+fn check_text(field: &'static str, text: &str, max: usize) -> Result<(), KeyError> {
+    let reason = if text.len() > max {
+        format!("at most {max} bytes")
+    } else if text.chars().any(char::is_control) {
+        "control characters are not allowed".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(KeyError::InvalidText { field, reason })
+}
+
 fn validate_grants(scopes: &[String]) -> Result<(), KeyError> {
+    if scopes.len() > MAX_SCOPES {
+        return Err(KeyError::TooManyScopes { max: MAX_SCOPES });
+    }
     match scopes.iter().find_map(|s| grant_problem(s)) {
         Some(problem) => Err(KeyError::InvalidScope(problem)),
         None => Ok(()),

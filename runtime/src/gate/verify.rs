@@ -25,6 +25,13 @@ impl<'a> Failure<'a> {
     }
 }
 
+/// The identity a gate verified for a request, tagged with that gate.
+#[derive(Clone)]
+struct VerifiedBy {
+    gate: u64,
+    key: ApiKey,
+}
+
 impl KeyGate {
     /// Verifies a key given as text (from a command line, a message queue, a test): format,
     /// checksum, lookup, secret, state. Scopes are not checked; see [`ApiKey::has_scope`].
@@ -103,6 +110,17 @@ impl KeyGate {
         Ok(key)
     }
 
+    /// The identity this gate already verified for the request, if any. An `ApiKey` that another
+    /// gate verified (a route layer of a second `KeyGate` in front of the handler, say) is not
+    /// trusted: each gate vouches only for its own keys.
+    fn verified_here<'p>(&self, parts: &'p Parts) -> Option<&'p ApiKey> {
+        parts
+            .extensions
+            .get::<VerifiedBy>()
+            .filter(|verified| verified.gate == self.inner.id)
+            .map(|verified| &verified.key)
+    }
+
     /// Checks an already verified identity against a requirement.
     fn authorize(&self, key: &ApiKey, requirement: Requirement<'_>) -> Result<(), RejectionKind> {
         if requirement.is_met_by(&key.0.scopes) {
@@ -123,7 +141,7 @@ impl KeyGate {
         parts: &mut Parts,
         requirement: Requirement<'_>,
     ) -> Result<ApiKey, Rejection> {
-        if let Some(key) = parts.extensions.get::<ApiKey>() {
+        if let Some(key) = self.verified_here(parts) {
             let outcome = self.authorize(key, requirement);
             log_decision(parts, Some(key.key_id()), &outcome);
             return match outcome {
@@ -139,6 +157,11 @@ impl KeyGate {
         match result {
             Ok(key) => {
                 log_decision(parts, Some(key.key_id()), &Ok(()));
+                parts.extensions.insert(VerifiedBy {
+                    gate: self.inner.id,
+                    key: key.clone(),
+                });
+                // Also as a plain `ApiKey`, for handlers that read the extension directly.
                 parts.extensions.insert(key.clone());
                 Ok(key)
             }
@@ -155,7 +178,7 @@ impl KeyGate {
         &self,
         parts: &mut Parts,
     ) -> Result<Option<ApiKey>, Rejection> {
-        let absent = parts.extensions.get::<ApiKey>().is_none()
+        let absent = self.verified_here(parts).is_none()
             && matches!(presented_key(&self.inner.sources, parts), Ok(None));
         if absent {
             return Ok(None);

@@ -89,3 +89,20 @@ async fn query_and_cookie_sources_work_when_enabled() {
         "header, query and cookie: {challenges:?}"
     );
 }
+
+#[tokio::test]
+async fn another_scheme_with_non_ascii_bytes_does_not_spoil_a_valid_key() {
+    let svc = Service::example().await;
+    let key = svc.mint(&["items:read"]).await;
+    let digest = reqwest::header::HeaderValue::from_bytes("Digest username=\"é\"".as_bytes())
+        .expect("obs-text is a legal header value");
+    let response = svc
+        .client
+        .get(svc.url("/items"))
+        .header("x-api-key", &key)
+        .header("authorization", digest)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}

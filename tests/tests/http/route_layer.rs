@@ -53,3 +53,31 @@ async fn route_layer_protects_every_route_and_the_attribute_reuses_its_identity(
     let response = svc.get("/open", &[("x-api-key", &none)]).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_identity_verified_by_another_gate_is_not_trusted() {
+    // Gate A guards the whole router; the handler's own guard belongs to gate B.
+    let outer = gate_builder().build();
+    let inner = gate_builder().build();
+    let router = Router::new()
+        .route("/items", get(layered_items))
+        .route_layer(outer.route_layer())
+        .with_state(inner.clone());
+    // The service mints with the outer gate; the inner gate's key comes from a second handle.
+    let svc = Service::serve(router, outer).await;
+    let outer_key = svc.mint(&["items:read"]).await;
+    let inner_key = Service::serve(Router::new(), inner)
+        .await
+        .mint(&["items:read"])
+        .await;
+
+    let response = svc.get("/items", &[("x-api-key", &outer_key)]).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "gate B verifies for itself and does not know gate A's key"
+    );
+    // And gate B's own key never gets past gate A's layer.
+    let response = svc.get("/items", &[("x-api-key", &inner_key)]).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
