@@ -123,6 +123,7 @@ impl From<KeyError> for AdminError {
             KeyError::Revoked(_) => (StatusCode::CONFLICT, "key_revoked"),
             KeyError::Rotated(_) => (StatusCode::CONFLICT, "key_rotated"),
             KeyError::Expired(_) => (StatusCode::CONFLICT, "key_expired"),
+            KeyError::Conflict(_) => (StatusCode::CONFLICT, "key_changed"),
             _ => (StatusCode::SERVICE_UNAVAILABLE, "key_store_unavailable"),
         };
         if status == StatusCode::SERVICE_UNAVAILABLE {

@@ -60,6 +60,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
 
     println!("keygate example listening on http://{addr}");
+    if pepper().is_none() {
+        println!(
+            "Running without a pepper: stored hashes are plain SHA-256. Set {PEPPER_VAR} (from a \
+             secret store) so a copy of the key database alone cannot confirm a key."
+        );
+    }
     println!();
     // A Postgres URL may carry a password, so only a SQLite one is echoed.
     let shown_url = if url.starts_with("sqlite:") {
@@ -77,8 +83,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         None => {
             println!("Using the existing key database {shown_url}; its keys are not shown again.");
             println!("Mint a key with the keygate command line (cargo install --path cli):");
+            let pepper_flag = if pepper().is_some() {
+                format!(" --pepper-env {PEPPER_VAR}")
+            } else {
+                String::new()
+            };
             println!(
-                "keygate keys create --database-url {shown_url} --name me --scopes items:read,items:write"
+                "keygate keys create --database-url {shown_url}{pepper_flag} --name me --scopes items:read,items:write"
             );
             println!("or delete the database file to start afresh with new demo keys.");
         }
@@ -110,10 +121,21 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// command line mints matching keys.
 const PREFIX: &str = "demo";
 
+/// The environment variable holding the pepper mixed into every stored hash.
+const PEPPER_VAR: &str = "KEYGATE_PEPPER";
+
+fn pepper() -> Option<String> {
+    std::env::var(PEPPER_VAR).ok().filter(|p| !p.is_empty())
+}
+
 fn gate_builder() -> KeyGateBuilder {
-    KeyGate::builder()
+    let builder = KeyGate::builder()
         .prefix(PREFIX)
-        .declared_scopes(DECLARED_SCOPES)
+        .declared_scopes(DECLARED_SCOPES);
+    match pepper() {
+        Some(pepper) => builder.pepper(pepper),
+        None => builder,
+    }
 }
 
 /// Ctrl-C, or SIGTERM (how containers and service managers stop a process).

@@ -74,7 +74,8 @@ impl KeyHash {
 
     /// Reads a digest written by [`digest_hex`](Self::digest_hex).
     pub fn from_hex(version: HashVersion, hex: &str) -> Option<Self> {
-        if hex.len() != 64 || !hex.is_ascii() {
+        // Digits and letters only: `from_str_radix` alone would also take a sign (`+f`).
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         let mut digest = [0u8; 32];
@@ -135,6 +136,21 @@ impl SecretHasher {
         }
     }
 
+    /// The hash `secret` should be stored under instead of `stored`, when this hasher has a
+    /// pepper and `stored` was made without one. Call it only once `secret` has matched.
+    pub(crate) fn upgrade(&self, stored: &KeyHash, secret: &str) -> Option<KeyHash> {
+        if stored.version == HashVersion::Sha256 && self.peppered.is_some() {
+            Some(self.hash_new(secret))
+        } else {
+            None
+        }
+    }
+
+    /// Whether this hasher has a pepper.
+    pub(crate) fn is_peppered(&self) -> bool {
+        self.peppered.is_some()
+    }
+
     /// Whether `secret` matches `stored`, compared in constant time.
     pub(crate) fn matches(&self, stored: &KeyHash, secret: &str) -> Option<bool> {
         let digest = self.digest(stored.version, secret)?;
@@ -175,5 +191,50 @@ mod tests {
         assert_eq!(KeyHash::from_hex(hash.version, &hex), Some(hash.clone()));
         assert!(KeyHash::from_hex(hash.version, "zz").is_none());
         assert!(!format!("{hash:?}").contains(&hex[..8]));
+    }
+
+    #[test]
+    fn malformed_hex_from_a_database_row_is_refused_without_panicking() {
+        let hex = SecretHasher::new(None).hash_new("secret").digest_hex();
+        let version = HashVersion::Sha256;
+        let cases = [
+            hex[..63].to_owned(),       // truncated
+            format!("{hex}00"),         // over-long
+            format!("{}é", &hex[..62]), // 64 bytes, not ASCII
+            format!("+{}", &hex[1..]),  // a sign `from_str_radix` would take
+            format!("{}g", &hex[..63]), // not a hex digit
+            String::new(),
+        ];
+        for bad in cases {
+            assert_eq!(KeyHash::from_hex(version, &bad), None, "{bad:?}");
+        }
+        let upper = hex.to_uppercase();
+        assert_eq!(
+            KeyHash::from_hex(version, &upper).map(|h| h.digest_hex()),
+            Some(hex)
+        );
+    }
+
+    #[test]
+    fn hash_versions_map_to_their_stored_numbers_and_back() {
+        for version in [HashVersion::Sha256, HashVersion::HmacSha256] {
+            assert_eq!(HashVersion::from_i64(version.as_i64()), Some(version));
+        }
+        assert_eq!(HashVersion::Sha256.as_i64(), 1);
+        assert_eq!(HashVersion::HmacSha256.as_i64(), 2);
+        assert_eq!(HashVersion::from_i64(0), None);
+        assert_eq!(HashVersion::from_i64(3), None);
+    }
+
+    #[test]
+    fn only_a_plain_hash_under_a_peppered_hasher_is_upgraded() {
+        let plain = SecretHasher::new(None);
+        let peppered = SecretHasher::new(Some(b"pepper"));
+        let old = plain.hash_new("secret");
+        let new = peppered.upgrade(&old, "secret").expect("upgraded");
+        assert_eq!(new.version, HashVersion::HmacSha256);
+        assert_eq!(peppered.matches(&new, "secret"), Some(true));
+        assert_eq!(peppered.upgrade(&new, "secret"), None);
+        assert_eq!(plain.upgrade(&old, "secret"), None);
     }
 }

@@ -125,3 +125,27 @@ async fn postgres_schema_is_created_migrated_and_reopened() {
     assert_eq!(again.list(&KeyFilter::default()).await.unwrap().len(), 1);
     again.close().await;
 }
+
+#[tokio::test]
+async fn a_schema_name_postgres_would_read_two_ways_is_refused_and_nothing_is_created() {
+    let Some(pg) = PgSchema::create("a_schema_name_postgres_would_read_two_ways").await else {
+        return;
+    };
+    let mixed = format!("Mixed_{}", pg.schema);
+    for name in [mixed.as_str(), "has space", "9starts_with_digit", ""] {
+        let refused = SqlStore::builder(&pg.url).schema(name).connect().await;
+        assert!(
+            matches!(refused, Err(keygate::sql::ConnectError::InvalidSchema(ref n)) if n == name),
+            "{name:?}: {refused:?}"
+        );
+    }
+    let mut conn = pg.connection().await;
+    let stray: Vec<(String,)> = sqlx::query_as(
+        "SELECT schema_name::TEXT FROM information_schema.schemata WHERE lower(schema_name) = lower($1)",
+    )
+    .bind(&mixed)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert!(stray.is_empty(), "no stray schema: {stray:?}");
+}

@@ -24,6 +24,7 @@ pub struct KeyGateBuilder {
     query: Option<String>,
     cookie: Option<String>,
     pepper: Option<Vec<u8>>,
+    strict_pepper: bool,
     realm: String,
     hook: Option<Box<RenderFn>>,
     store: Option<Arc<dyn DynStore>>,
@@ -94,6 +95,26 @@ impl KeyGateBuilder {
     /// pepper keep working after one is added.
     pub fn pepper(mut self, pepper: impl AsRef<[u8]>) -> Self {
         self.pepper = Some(pepper.as_ref().to_vec());
+        self
+    }
+
+    /// Refuses keys whose stored hash is not peppered (answered `401 invalid_api_key`, with a
+    /// WARN event naming the key id). Needs a [`pepper`](Self::pepper). Default off.
+    ///
+    /// Without it, a gate with a pepper still admits keys stored with plain SHA-256 (made before
+    /// the pepper was added, or by a command line run without it) and upgrades each one to the
+    /// peppered hash on its first successful use. Turn it on once every key has been used or
+    /// re-issued: from then on, someone who can write to the key database but does not know the
+    /// pepper cannot add a key that works.
+    ///
+    /// ```
+    /// use keygate::KeyGate;
+    ///
+    /// let gate = KeyGate::builder().pepper(b"from a secret store").strict_pepper(true).build();
+    /// # let _ = gate;
+    /// ```
+    pub fn strict_pepper(mut self, strict: bool) -> Self {
+        self.strict_pepper = strict;
         self
     }
 
@@ -174,6 +195,12 @@ impl KeyGateBuilder {
                 self.prefix
             )));
         }
+        let hasher = SecretHasher::new(self.pepper.as_deref());
+        if self.strict_pepper && !hasher.is_peppered() {
+            return Err(ConfigError(
+                "strict_pepper needs a pepper: without one no stored hash could be accepted".into(),
+            ));
+        }
         let sources = Sources::new(self.header.as_deref(), self.bearer, self.query, self.cookie)?;
         let challenges = sources.challenges(&self.realm)?;
         let store: Arc<dyn DynStore> = match self.store {
@@ -185,7 +212,8 @@ impl KeyGateBuilder {
                 id: NEXT_GATE_ID.fetch_add(1, Ordering::Relaxed),
                 prefix: self.prefix.into(),
                 sources,
-                hasher: SecretHasher::new(self.pepper.as_deref()),
+                hasher,
+                strict_pepper: self.strict_pepper,
                 usage: Usage::new(store.clone(), self.flush_interval),
                 store,
                 rendering: Arc::new(Rendering {
@@ -221,6 +249,7 @@ impl KeyGate {
             query: None,
             cookie: None,
             pepper: None,
+            strict_pepper: false,
             realm: "api".to_owned(),
             hook: None,
             store: None,

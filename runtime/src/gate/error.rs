@@ -52,6 +52,9 @@ pub enum KeyError {
     /// The key has expired, so it cannot be rotated; create a new key instead.
     #[error("key `{0}` has expired; create a new key instead of rotating it")]
     Expired(String),
+    /// Another process changed the key while this change was being made; nothing was written.
+    #[error("key `{0}` was changed concurrently; read it again and retry")]
+    Conflict(String),
     /// The operating system's random source failed.
     #[error("the operating system's random source failed")]
     Random(#[source] getrandom::Error),

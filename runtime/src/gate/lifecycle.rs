@@ -228,6 +228,7 @@ impl KeyGate {
             ChangeOutcome::Revoked => refused(KeyError::Revoked),
             ChangeOutcome::Rotated => refused(KeyError::Rotated),
             ChangeOutcome::Expired => refused(KeyError::Expired),
+            ChangeOutcome::Superseded => refused(KeyError::Conflict),
         }
     }
 }

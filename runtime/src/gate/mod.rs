@@ -52,6 +52,8 @@ pub(crate) struct Inner {
     pub(crate) prefix: Box<str>,
     pub(crate) sources: Sources,
     pub(crate) hasher: SecretHasher,
+    /// Refuse keys whose stored hash is not peppered.
+    pub(crate) strict_pepper: bool,
     pub(crate) store: Arc<dyn DynStore>,
     pub(crate) rendering: Arc<Rendering>,
     pub(crate) usage: Usage,

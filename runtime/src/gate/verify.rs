@@ -6,11 +6,13 @@ use time::OffsetDateTime;
 
 use super::KeyGate;
 use crate::credentials::presented_key;
+use crate::hash::{HashVersion, KeyHash};
 use crate::identity::ApiKey;
 use crate::key_format;
 use crate::record::KeyState;
 use crate::reject::{Rejection, RejectionKind};
 use crate::scope::Requirement;
+use crate::store::{ChangeOutcome, KeyChange};
 
 /// A failed check, with the key id when the key was well-formed (the id is public; it goes into
 /// the decision's log event).
@@ -85,8 +87,21 @@ impl KeyGate {
                 return Err(Failure::new(RejectionKind::StoreUnavailable, id));
             }
         };
+        if self.inner.strict_pepper && record.hash.version != HashVersion::HmacSha256 {
+            // Anyone able to write the database could have added it with a secret they know.
+            tracing::warn!(
+                target: "keygate",
+                key_id = parsed.key_id,
+                "refused a key whose stored hash is not peppered (strict pepper)"
+            );
+            return Err(Failure::new(RejectionKind::Invalid, id));
+        }
         match self.inner.hasher.matches(&record.hash, parsed.secret) {
-            Some(true) => {}
+            Some(true) => {
+                if let Some(upgraded) = self.inner.hasher.upgrade(&record.hash, parsed.secret) {
+                    self.upgrade_hash(parsed.key_id, &record.hash, upgraded);
+                }
+            }
             Some(false) => return Err(Failure::new(RejectionKind::Invalid, id)),
             None => {
                 tracing::error!(
@@ -108,6 +123,37 @@ impl KeyGate {
             .map_err(|kind| Failure::new(kind, id))?;
         self.inner.usage.record(parsed.key_id, now);
         Ok(key)
+    }
+
+    /// Stores the peppered hash of a key found with a plain one, in the background: the request
+    /// does not wait, and the write is conditional on the old hash, so racing upgrades (or a
+    /// rotation) are never overwritten.
+    fn upgrade_hash(&self, key_id: &str, from: &KeyHash, to: KeyHash) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let store = self.inner.store.clone();
+        let key_id = key_id.to_owned();
+        let change = KeyChange::Rehash {
+            from: from.clone(),
+            to,
+        };
+        runtime.spawn(async move {
+            match store.update(&key_id, change).await {
+                Ok(ChangeOutcome::Applied) => tracing::info!(
+                    target: "keygate",
+                    key_id,
+                    "upgraded the key's stored hash to the peppered scheme"
+                ),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(
+                    target: "keygate",
+                    key_id,
+                    %error,
+                    "could not upgrade the key's stored hash; will retry on its next use"
+                ),
+            }
+        });
     }
 
     /// The identity this gate already verified for the request, if any. An `ApiKey` that another

@@ -84,6 +84,15 @@ impl KeyStore for SqlStore {
                 )
                 .bind(key_id)
                 .bind(json(scopes)),
+                KeyChange::Rehash { from, to } => sqlx::query(
+                    "UPDATE keygate_keys SET hash_version = $2, hash = $3 \
+                     WHERE key_id = $1 AND hash_version = $4 AND hash = $5",
+                )
+                .bind(key_id)
+                .bind(to.version.as_i64())
+                .bind(to.digest_hex())
+                .bind(from.version.as_i64())
+                .bind(from.digest_hex()),
                 KeyChange::Rotate {
                     replacement,
                     old_expires_at,

@@ -2,6 +2,7 @@
 
 use time::OffsetDateTime;
 
+use crate::hash::KeyHash;
 use crate::record::KeyRecord;
 
 /// One change to a stored key, applied by [`KeyStore::update`](super::KeyStore::update) as one
@@ -28,6 +29,15 @@ pub enum KeyChange {
     SetExpiry(Option<OffsetDateTime>),
     /// Replaces the granted scopes. Refused on a revoked key.
     SetScopes(Vec<String>),
+    /// Replaces the stored hash `from` with `to` (the same secret under a stronger scheme: a
+    /// plain SHA-256 upgraded to the peppered HMAC on the key's next use). Refused when the hash
+    /// is no longer `from`, so a concurrent upgrade or rotation is never overwritten.
+    Rehash {
+        /// The hash the upgrade was computed against.
+        from: KeyHash,
+        /// The new hash of the same secret.
+        to: KeyHash,
+    },
     /// Inserts `replacement` (whose `rotated_from` names this key), links this key to it, and
     /// makes this key expire at `old_expires_at` unless it expires sooner. Refused unless this key
     /// is active at `at` and was never rotated, so two racing rotations cannot both win and a
@@ -56,6 +66,9 @@ pub enum ChangeOutcome {
     Rotated,
     /// The key has expired, and the change is not allowed on an expired key; nothing was written.
     Expired,
+    /// The record no longer holds what the change was computed against (another process changed
+    /// it first); nothing was written.
+    Superseded,
 }
 
 impl KeyChange {
@@ -65,6 +78,7 @@ impl KeyChange {
             KeyChange::Revoke { .. } => "revoke",
             KeyChange::SetExpiry(_) => "set_expiry",
             KeyChange::SetScopes(_) => "set_scopes",
+            KeyChange::Rehash { .. } => "rehash",
             KeyChange::Rotate { .. } => "rotate",
         }
     }
@@ -75,6 +89,9 @@ impl KeyChange {
     pub fn refusal(&self, record: &KeyRecord) -> Option<ChangeOutcome> {
         match self {
             KeyChange::Revoke { .. } => None,
+            KeyChange::Rehash { from, .. } => {
+                (record.hash != *from).then_some(ChangeOutcome::Superseded)
+            }
             KeyChange::SetExpiry(_) | KeyChange::SetScopes(_) => record
                 .revoked_at
                 .is_some()
@@ -107,6 +124,10 @@ impl KeyChange {
             }
             KeyChange::SetScopes(scopes) => {
                 record.scopes = scopes;
+                None
+            }
+            KeyChange::Rehash { to, .. } => {
+                record.hash = to;
                 None
             }
             KeyChange::Rotate {
