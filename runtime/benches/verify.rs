@@ -81,6 +81,7 @@ fn verification(c: &mut Criterion) {
         });
         if n == 1_000 {
             let (gate, store, key) = (gate.clone(), _store, key.clone());
+            let key_text = key.clone();
             let mut malformed = key.into_bytes();
             let last = malformed.len() - 1;
             malformed[last] = if malformed[last] == b'A' { b'B' } else { b'A' };
@@ -110,6 +111,33 @@ fn verification(c: &mut Criterion) {
                 before,
                 "a malformed key must not reach the store"
             );
+            // Well-formed keys that fail at the store: an id nobody issued, and a known id with
+            // the wrong secret. Both must cost the same, so timing does not tell them apart.
+            let elsewhere = KeyGate::builder()
+                .prefix("acme_live")
+                .pepper("bench pepper")
+                .build();
+            let (unknown, wrong_secret) = rt.block_on(async {
+                let unknown = elsewhere.create_key(NewKey::new("unknown")).await.unwrap();
+                let unknown = unknown.key.expose().to_owned();
+                let foreign = elsewhere.create_key(NewKey::new("foreign")).await.unwrap();
+                // Its id, stored here with another key's hash: the id is known, the secret wrong.
+                let mut record = foreign.record.clone();
+                let chosen_id = key_text.split('_').nth(2).expect("key id");
+                record.hash = gate.get_key(chosen_id).await.unwrap().hash;
+                store.insert(record).await.unwrap();
+                (unknown, foreign.key.expose().to_owned())
+            });
+            for (name, presented) in [
+                ("unknown key id", &unknown),
+                ("known key id, wrong secret", &wrong_secret),
+            ] {
+                group.bench_function(name, |b| {
+                    b.to_async(&rt).iter(|| async {
+                        black_box(gate.verify_for(black_box(presented), required).await)
+                    })
+                });
+            }
         }
         drop(gate);
     }

@@ -81,7 +81,10 @@ impl KeyGate {
         let id = Some(parsed.key_id);
         let record = match self.inner.store.fetch(parsed.key_id).await {
             Ok(Some(record)) => record,
-            Ok(None) => return Err(Failure::new(RejectionKind::Invalid, id)),
+            Ok(None) => {
+                self.inner.hasher.check_against_nothing(parsed.secret);
+                return Err(Failure::new(RejectionKind::Invalid, id));
+            }
             Err(error) => {
                 tracing::error!(target: "keygate", key_id = parsed.key_id, %error, "key store failed");
                 return Err(Failure::new(RejectionKind::StoreUnavailable, id));
