@@ -277,16 +277,59 @@ mod tests {
 
     #[test]
     fn wrong_prefix_is_rejected() {
-        let key = generate("acme_test").unwrap().key;
+        let key = generate("acme_test").unwrap().into_key();
         assert_eq!(parse(PREFIX, &key), Err(FormatError::WrongPrefix));
     }
 
     #[test]
     fn truncated_or_extended_keys_are_rejected() {
-        let key = fresh().key;
+        let key = fresh().into_key();
         assert!(parse(PREFIX, &key[..key.len() - 1]).is_err());
         assert!(parse(PREFIX, &format!("{key}0")).is_err());
         assert!(parse(PREFIX, "").is_err());
+    }
+
+    /// `body` (everything before the checksum) with its correct checksum appended.
+    fn with_checksum(body: &str) -> String {
+        let checksum = encode_checksum(crc32fast::hash(body.as_bytes()));
+        format!("{body}{}", std::str::from_utf8(&checksum).unwrap())
+    }
+
+    #[test]
+    fn a_bad_character_anywhere_in_the_id_or_secret_is_malformed_even_with_a_right_checksum() {
+        let key = fresh().into_key();
+        let body = &key[..key.len() - CHECKSUM_LEN];
+        let start = PREFIX.len() + 1;
+        // Every position of the id and the secret, the secret's last characters included.
+        let positions = (start..start + KEY_ID_LEN).chain(start + KEY_ID_LEN + 1..body.len());
+        for at in positions {
+            for bad in ["-", "_", ".", "é"] {
+                let forged = with_checksum(&format!("{}{bad}{}", &body[..at], &body[at + 1..]));
+                if bad == "é" {
+                    // Two bytes: the length is wrong, which is malformed too.
+                    assert!(parse(PREFIX, &forged).is_err(), "{at} {bad}");
+                } else {
+                    assert_eq!(
+                        parse(PREFIX, &forged),
+                        Err(FormatError::Malformed),
+                        "byte {at} replaced by {bad:?}"
+                    );
+                }
+            }
+        }
+        // A bad id alone is enough: it never reaches a store.
+        let bad_id = with_checksum(&format!("{}-{}", &body[..start], &body[start + 1..]));
+        assert_eq!(parse(PREFIX, &bad_id), Err(FormatError::Malformed));
+    }
+
+    #[test]
+    fn prefixes_that_would_blur_the_separators_are_not_valid() {
+        for good in ["acme", "acme_live", "a", "A9_b8"] {
+            assert!(is_valid_prefix(good), "{good}");
+        }
+        for bad in ["", "_x", "x_", "a b", "a-b", "é", "_"] {
+            assert!(!is_valid_prefix(bad), "{bad:?}");
+        }
     }
 
     #[test]

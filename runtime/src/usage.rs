@@ -108,3 +108,32 @@ impl Recorder {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::store::KeyStore;
+    use crate::{KeyGate, MemoryStore, NewKey};
+
+    #[tokio::test]
+    async fn last_used_times_reach_the_store_without_an_explicit_flush() {
+        let store = Arc::new(MemoryStore::new());
+        let gate = KeyGate::builder()
+            .store(store.clone())
+            .usage_flush_interval(Duration::from_millis(20))
+            .build();
+        let created = gate.create_key(NewKey::new("used")).await.unwrap();
+        gate.verify(created.key.expose()).await.unwrap();
+        let id = &created.record.key_id;
+        for _ in 0..250 {
+            let record = store.fetch(id).await.unwrap().unwrap();
+            if record.last_used_at.is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the periodic flush never wrote the last-used time");
+    }
+}

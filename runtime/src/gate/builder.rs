@@ -258,3 +258,81 @@ impl KeyGate {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::gate::{KeyError, MAX_LIFETIME};
+    use crate::{KeyGate, NewKey};
+
+    fn refused(builder: super::KeyGateBuilder) -> String {
+        builder.try_build().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn configurations_that_cannot_work_are_refused_at_start_up() {
+        for prefix in ["", "_x", "x_", "a b", "a-b"] {
+            let error = refused(KeyGate::builder().prefix(prefix));
+            assert!(error.contains("prefix"), "{prefix:?}: {error}");
+        }
+        for name in ["", "a b", "é", "a\u{1}"] {
+            let error = refused(KeyGate::builder().query_param(name));
+            assert!(error.contains("query parameter"), "{name:?}: {error}");
+            let error = refused(KeyGate::builder().cookie(name));
+            assert!(error.contains("cookie"), "{name:?}: {error}");
+        }
+        let error = refused(KeyGate::builder().header("bad header"));
+        assert!(error.contains("header name"), "{error}");
+        let error = refused(KeyGate::builder().no_header().bearer(false));
+        assert!(
+            error.contains("every credential source is disabled"),
+            "{error}"
+        );
+        for realm in ["a\"b", "a\\b"] {
+            let error = refused(KeyGate::builder().realm(realm));
+            assert!(error.contains("realm"), "{realm:?}: {error}");
+        }
+        let error = refused(KeyGate::builder().realm("a\nb"));
+        assert!(error.contains("realm"), "{error}");
+    }
+
+    #[test]
+    fn each_source_is_reported_as_configured() {
+        let bearer_only = KeyGate::builder().no_header().build();
+        assert_eq!(bearer_only.header_name(), None);
+        assert!(bearer_only.bearer_enabled());
+        assert_eq!(bearer_only.query_param(), None);
+        assert_eq!(bearer_only.cookie_name(), None);
+        let everything = KeyGate::builder()
+            .header("X-Key")
+            .bearer(false)
+            .query_param("key")
+            .cookie("session_key")
+            .build();
+        assert_eq!(everything.header_name().unwrap().as_str(), "x-key");
+        assert!(!everything.bearer_enabled());
+        assert_eq!(everything.query_param(), Some("key"));
+        assert_eq!(everything.cookie_name(), Some("session_key"));
+    }
+
+    #[tokio::test]
+    async fn lifetimes_and_grace_periods_past_the_maximum_are_refused() {
+        let gate = KeyGate::builder().build();
+        let too_long = MAX_LIFETIME + Duration::from_secs(1);
+        let created = gate.create_key(NewKey::new("x").expires_in(too_long)).await;
+        assert!(matches!(created, Err(KeyError::InvalidDuration(_))));
+        let longest = gate
+            .create_key(NewKey::new("x").expires_in(MAX_LIFETIME))
+            .await;
+        let id = longest.unwrap().record.key_id;
+        let rotated = gate.rotate_key(&id, too_long).await;
+        assert!(matches!(rotated, Err(KeyError::InvalidDuration(_))));
+        let expiry = gate.set_key_expiry(&id, Some(too_long)).await;
+        assert!(matches!(expiry, Err(KeyError::InvalidDuration(_))));
+        let zero = gate
+            .create_key(NewKey::new("x").expires_in(Duration::ZERO))
+            .await;
+        assert!(matches!(zero, Err(KeyError::InvalidDuration(_))));
+    }
+}
