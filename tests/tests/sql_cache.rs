@@ -22,6 +22,17 @@ async fn code(gate: &KeyGate, key: &str) -> &'static str {
     }
 }
 
+/// A gate over the default cache over a probed in-memory SQLite store, and one key in it.
+async fn cached_sqlite_with_a_key() -> (Probe<SqlStore>, KeyGate, String) {
+    let probe = Probe::new(SqlStore::connect("sqlite::memory:").await.unwrap());
+    let gate = KeyGate::builder()
+        .prefix(PREFIX)
+        .store(CachedStore::new(probe.clone()))
+        .build();
+    let key = gate.mint_test_key(["items:read"]).await;
+    (probe, gate, key)
+}
+
 #[tokio::test]
 async fn a_flood_of_unknown_keys_costs_one_query_per_id_per_ttl() {
     let probe = Probe::new(SqlStore::connect("sqlite::memory:").await.unwrap());
@@ -53,12 +64,7 @@ async fn a_flood_of_unknown_keys_costs_one_query_per_id_per_ttl() {
 
 #[tokio::test]
 async fn concurrent_misses_for_one_id_share_one_query() {
-    let probe = Probe::new(SqlStore::connect("sqlite::memory:").await.unwrap());
-    let gate = KeyGate::builder()
-        .prefix(PREFIX)
-        .store(CachedStore::new(probe.clone()))
-        .build();
-    let key = gate.mint_test_key(["items:read"]).await;
+    let (probe, gate, key) = cached_sqlite_with_a_key().await;
     let before = probe.fetches();
     let tasks: Vec<_> = (0..32)
         .map(|_| {
@@ -231,12 +237,7 @@ async fn revocation_through_another_instance_lands_within_the_ttl() {
 
 #[tokio::test]
 async fn store_errors_are_not_cached() {
-    let probe = Probe::new(SqlStore::connect("sqlite::memory:").await.unwrap());
-    let gate = KeyGate::builder()
-        .prefix(PREFIX)
-        .store(CachedStore::new(probe.clone()))
-        .build();
-    let key = gate.mint_test_key(["items:read"]).await;
+    let (probe, gate, key) = cached_sqlite_with_a_key().await;
     let unknown = unknown_key(PREFIX).await;
     probe.set_failing(true);
     assert_eq!(code(&gate, &key).await, "key_store_unavailable");
