@@ -71,21 +71,25 @@ fn rewrite(requirement: &Requirement, function: ItemFn, declared: &Declared) -> 
     let registration = audit::registration(&marker, &sig.ident);
     let tracking = declared.tracking();
     inject_guard(&mut sig, &marker);
+    // Only the marker is named beside the handler: its signature names it. The rest goes in one
+    // unnamed const, so it adds no name to the user's module.
     quote! {
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
         #vis struct #marker;
 
-        impl ::keygate::__private::ScopeRequirement for #marker {
-            const SCOPES: &'static [&'static ::core::primitive::str] = &[#scopes];
-            const MODE: ::keygate::__private::ScopeMatch = ::keygate::__private::ScopeMatch::#mode;
-        }
+        const _: () = {
+            impl ::keygate::__private::ScopeRequirement for #marker {
+                const SCOPES: &'static [&'static ::core::primitive::str] = &[#scopes];
+                const MODE: ::keygate::__private::ScopeMatch = ::keygate::__private::ScopeMatch::#mode;
+            }
 
-        #registration
+            #registration
 
-        #state_check
+            #state_check
 
-        #tracking
+            #tracking
+        };
 
         #(#attrs)*
         #vis #sig #block

@@ -21,7 +21,7 @@ pub(crate) fn known<'a>(named: Option<&'a Type>, sig: &'a Signature) -> Option<&
 /// `.route()`.
 pub(crate) fn check(state: &Type) -> TokenStream {
     quote_spanned! {state.span()=>
-        const _: () = ::keygate::__private::require_api_key_needs_a_KeyGate_in_the_router_state::<#state>();
+        ::keygate::__private::require_api_key_needs_a_KeyGate_in_the_router_state::<#state>();
     }
 }
 
