@@ -14,6 +14,7 @@ mod errors;
 mod expand;
 mod file_cache;
 mod parse;
+mod placement;
 mod state;
 mod suggest;
 mod validate;

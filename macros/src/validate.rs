@@ -1,11 +1,13 @@
 //! Checking: the scopes against keygate's grammar, the function against what an axum handler is.
 
 use keygate_grammar::scope_problem;
-use syn::{Expr, ExprArray, ExprLit, ItemFn, Lit, LitStr, Type};
+use quote::quote;
+use syn::{Expr, ExprArray, ExprLit, ItemFn, Lit, LitStr, Signature, Type};
 
 use crate::args::{Argument, Mode};
 use crate::errors::Errors;
 use crate::parse::{Arguments, is_attribute};
+use crate::placement::{self, Placement};
 
 /// The most arguments an axum handler may take.
 const MAX_HANDLER_ARGS: usize = 16;
@@ -115,6 +117,8 @@ pub(crate) fn handler(function: &ItemFn, errors: &mut Errors) {
             receiver,
             "`#[require_api_key]` handlers cannot take `self`; axum handlers are free functions (take shared data with `State`)",
         );
+    } else {
+        in_impl_or_trait(function, errors);
     }
     if sig.inputs.len() > MAX_HANDLER_ARGS {
         let message = format!(
@@ -135,4 +139,27 @@ pub(crate) fn handler(function: &ItemFn, errors: &mut Errors) {
             );
         }
     }
+}
+
+/// Reports a handler in an `impl` block or a trait, where the items generated beside it (its
+/// scope marker type, above all) cannot go; rustc would report those as errors naming keygate's
+/// internals.
+fn in_impl_or_trait(function: &ItemFn, errors: &mut Errors) {
+    let (what, container) = match placement::of(function) {
+        Some(Placement::Impl) => ("an associated function in an `impl` block", "impl"),
+        Some(Placement::Trait) => ("a function in a trait", "trait"),
+        Some(Placement::Free) | None => return,
+    };
+    let Signature {
+        asyncness,
+        fn_token,
+        ident,
+        ..
+    } = &function.sig;
+    errors.spanned(
+        quote!(#asyncness #fn_token #ident),
+        format!(
+            "`#[require_api_key]` goes on a free `async fn` handler, not on {what}; move it out of the {container}, or call a free handler from it"
+        ),
+    );
 }
