@@ -5,7 +5,8 @@
 //!
 //! The phases have a module each: `parse` reads the arguments and the item as written, `validate`
 //! checks them (collecting every mistake in `errors`), and `expand` writes the handler and what
-//! goes beside it. `declared` reads the crate's scope declaration.
+//! goes beside it. `declared` reads the crate's scope declaration, and `placement` tells a free
+//! handler from one in an `impl` block, which the attribute alone cannot see.
 
 mod args;
 mod audit;
