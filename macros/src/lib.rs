@@ -2,11 +2,23 @@
 //!
 //! Depend on `keygate` and use `keygate::require_api_key`; this crate only parses the attribute,
 //! validates it and rewrites the handler. The runtime types it names live in `keygate`.
+//!
+//! The phases have a module each: `parse` reads the arguments and the item as written, `validate`
+//! checks them (collecting every mistake in `errors`), and `expand` writes the handler and what
+//! goes beside it. `declared` reads the crate's scope declaration, and `placement` tells a free
+//! handler from one in an `impl` block, which the attribute alone cannot see.
 
 mod args;
 mod audit;
 mod declared;
+mod errors;
 mod expand;
+mod file_cache;
+mod parse;
+mod placement;
+mod state;
+mod suggest;
+mod validate;
 
 use proc_macro::TokenStream;
 
@@ -39,21 +51,6 @@ pub fn require_api_key(args: TokenStream, item: TokenStream) -> TokenStream {
 /// A crate without a declaration gets a compile error: there is nothing to hand out.
 #[proc_macro]
 pub fn declared_scopes(input: TokenStream) -> TokenStream {
-    let input = proc_macro2::TokenStream::from(input);
-    if !input.is_empty() {
-        return syn::Error::new_spanned(
-            input,
-            "`declared_scopes!()` takes no arguments: it reads `[package.metadata.keygate.scopes]` from this crate's `Cargo.toml`",
-        )
-        .to_compile_error()
-        .into();
-    }
     let declared = declared::Declared::load();
-    match declared.expression() {
-        Ok(expression) => expression.into(),
-        Err(error) => {
-            let error = error.to_compile_error();
-            quote::quote!({ #error; &[] as &[::keygate::__private::DeclaredScope] }).into()
-        }
-    }
+    declared::declared_scopes(input.into(), &declared).into()
 }
