@@ -1,0 +1,196 @@
+//! The lifecycle through the admin routes, and bad input answered with a problem document.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::Service;
+
+#[tokio::test]
+async fn create_list_rotate_revoke() {
+    let service = Service::start().await;
+    let admin = service.keys.admin.clone();
+    let body = json!({ "name": "ci-deploy", "owner": "team-infra", "scopes": ["items:read"], "expires_in": "90d" });
+    let (status, _, created) = service
+        .call(Method::POST, "/admin/keys", &admin, Some(&body.to_string()))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    let id = created["record"]["key_id"].as_str().unwrap().to_owned();
+    assert!(created["record"]["expires_at"].is_string());
+    assert!(
+        !created["record"]
+            .to_string()
+            .contains(&key[key.len() - 20..]),
+        "no secret in the record"
+    );
+    assert_eq!(service.call(Method::GET, "/items", &key, None).await.0, 200);
+
+    let (status, _, list) = service.call(Method::GET, "/admin/keys", &admin, None).await;
+    assert_eq!(status, 200);
+    let listed = list.as_array().unwrap();
+    assert_eq!(listed.len(), 4);
+    assert!(
+        !list.to_string().contains(&key[key.len() - 20..]),
+        "never a secret in a listing"
+    );
+    let (_, _, mine) = service
+        .call(Method::GET, "/admin/keys?owner=team-infra", &admin, None)
+        .await;
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+
+    let (status, _, rotated) = service
+        .call(
+            Method::POST,
+            &format!("/admin/keys/{id}/rotate"),
+            &admin,
+            Some(r#"{"grace": "1h"}"#),
+        )
+        .await;
+    assert_eq!(status, 201, "{rotated}");
+    let new_key = rotated["key"].as_str().unwrap().to_owned();
+    assert_eq!(rotated["record"]["rotated_from"], id.as_str());
+    assert_eq!(
+        service.call(Method::GET, "/items", &key, None).await.0,
+        200,
+        "grace"
+    );
+    assert_eq!(
+        service.call(Method::GET, "/items", &new_key, None).await.0,
+        200
+    );
+
+    let (status, _, revoked) = service
+        .call(Method::DELETE, &format!("/admin/keys/{id}"), &admin, None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(revoked["state"], "revoked");
+    let (status, _, problem) = service.call(Method::GET, "/items", &key, None).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (401, Some("revoked_api_key")),
+        "at once"
+    );
+
+    // A rotation without a body ends the old key now.
+    let new_id = rotated["record"]["key_id"].as_str().unwrap();
+    let (status, _, _) = service
+        .call(
+            Method::POST,
+            &format!("/admin/keys/{new_id}/rotate"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, _, problem) = service.call(Method::GET, "/items", &new_key, None).await;
+    assert_eq!(problem["code"], "expired_api_key");
+}
+
+#[tokio::test]
+async fn bad_input_is_a_problem_document_and_writes_nothing() {
+    let service = Service::start().await;
+    let admin = service.keys.admin.clone();
+    let before = service.key_count().await;
+    let cases: [(Method, &str, Option<&str>, u16, &str); 10] = [
+        (
+            Method::POST,
+            "/admin/keys",
+            Some(r#"{"name":"x","scopes":["items read"]}"#),
+            422,
+            "invalid_scope",
+        ),
+        (
+            Method::POST,
+            "/admin/keys",
+            Some(r#"{"name":"","scopes":[]}"#),
+            422,
+            "invalid_name",
+        ),
+        (
+            Method::POST,
+            "/admin/keys",
+            Some(r#"{"name":"x","expires_in":"0d"}"#),
+            422,
+            "invalid_duration",
+        ),
+        (
+            Method::POST,
+            "/admin/keys",
+            Some(r#"{"name":"x","expires_in":"99999999w"}"#),
+            422,
+            "invalid_duration",
+        ),
+        (
+            Method::POST,
+            "/admin/keys",
+            Some(r#"{"name":"x","expires_in":"-3d"}"#),
+            422,
+            "invalid_duration",
+        ),
+        (
+            Method::POST,
+            "/admin/keys",
+            Some(r#"{"name": "#),
+            400,
+            "malformed_request",
+        ),
+        (
+            Method::POST,
+            "/admin/keys",
+            Some(r#"{"nam":"x"}"#),
+            422,
+            "malformed_request",
+        ),
+        (
+            Method::POST,
+            "/admin/keys/nosuchkey000/rotate",
+            None,
+            404,
+            "key_not_found",
+        ),
+        (
+            Method::POST,
+            "/admin/keys/nosuchkey000/rotate",
+            Some(r#"{"grace":"forever"}"#),
+            422,
+            "invalid_duration",
+        ),
+        (
+            Method::DELETE,
+            "/admin/keys/nosuchkey000",
+            None,
+            404,
+            "key_not_found",
+        ),
+    ];
+    for (method, path, body, status, code) in cases {
+        let (got, content_type, problem) = service.call(method.clone(), path, &admin, body).await;
+        assert_eq!(
+            (got, problem["code"].as_str()),
+            (status, Some(code)),
+            "{method} {path} {body:?}"
+        );
+        assert_eq!(content_type, "application/problem+json", "{method} {path}");
+        assert_eq!(problem["status"], status);
+    }
+    assert_eq!(service.key_count().await, before, "nothing was written");
+
+    // Only `admin` may manage keys.
+    let (status, _, problem) = service
+        .call(Method::GET, "/admin/keys", &service.keys.write, None)
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+    let revoked_id = "nosuchkey000";
+    let (status, _, _) = service
+        .call(
+            Method::DELETE,
+            &format!("/admin/keys/{revoked_id}"),
+            &service.keys.read,
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+}
