@@ -6,8 +6,7 @@
 //!
 //! The run is deterministic (`--generation-deterministic`, which also keeps no example database;
 //! one worker) and
-//! bounded (`--max-examples`), so it takes well under two minutes. `DELETE` is left out: it
-//! revokes keys, the one in use included.
+//! bounded (`--max-examples`), so it takes well under two minutes.
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -20,9 +19,9 @@ use keygate_example::{AppState, DECLARED_SCOPES, Items, app, mint_demo_keys};
 const MAX_EXAMPLES: &str = "100";
 
 /// Loaded by Schemathesis (`SCHEMATHESIS_HOOKS`): its stateful phase follows links from
-/// `/whoami` and `/admin/keys` to `POST /admin/keys/{id}/rotate`, and rotating the key the run
-/// uses would end it, leaving the rest of the run to test only 401s. Such a call is sent to an
-/// unknown key id instead (a 404).
+/// `/whoami` and `/admin/keys` to `POST /admin/keys/{id}/rotate` and `DELETE /admin/keys/{id}`,
+/// and rotating or revoking the key the run uses would end it, leaving the rest of the run to
+/// test only 401s. Such a call is sent to an unknown key id instead (a 404).
 const HOOKS: &str = r#"
 import os
 import schemathesis
@@ -102,7 +101,7 @@ fn schemathesis_finds_nothing() {
         .arg("run")
         .arg(format!("http://{addr}/openapi.json"))
         .args(["--header", &format!("X-API-Key: {admin_key}")])
-        .args(["--checks", "all", "--exclude-method", "DELETE"])
+        .args(["--checks", "all"])
         .args(["--max-examples", MAX_EXAMPLES, "--generation-deterministic"])
         .args(["--workers", "1"])
         .args(["--generation-with-security-parameters", "false"])
@@ -118,6 +117,24 @@ fn schemathesis_finds_nothing() {
     assert!(
         output.status.success(),
         "Schemathesis found problems:\n{stdout}{stderr}"
+    );
+    // The run kept its key, so it tested more than 401s.
+    let whoami = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            reqwest::Client::new()
+                .get(format!("http://{addr}/whoami"))
+                .header("X-API-Key", &admin_key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+    assert_eq!(
+        whoami, 200,
+        "the run's key was rotated or revoked:\n{stdout}"
     );
     // The summary, for the test log.
     for line in stdout.lines() {
