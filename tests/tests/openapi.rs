@@ -283,6 +283,19 @@ async fn the_admin_routes_document_every_answer_and_rule() {
     assert_eq!(fields["owner"]["maxLength"], keygate::record::MAX_OWNER_LEN);
     assert_eq!(fields["owner"]["default"], "");
     assert_eq!(fields["scopes"]["maxItems"], keygate::record::MAX_SCOPES);
+    let metadata = &fields["metadata"];
+    assert_eq!(
+        metadata["maxProperties"],
+        keygate::record::MAX_METADATA_ENTRIES
+    );
+    assert_eq!(
+        metadata["propertyNames"]["maxLength"],
+        keygate::record::MAX_METADATA_KEY_LEN
+    );
+    assert_eq!(
+        metadata["additionalProperties"]["maxLength"],
+        keygate::record::MAX_METADATA_VALUE_LEN
+    );
     // Every grant the example's declared scopes allow, and no other.
     assert_eq!(
         fields["scopes"]["items"]["enum"],

@@ -90,7 +90,7 @@ fn duration(text: Option<&str>) -> Result<Option<std::time::Duration>, AdminErro
         (status = 400, description = "The body is not JSON (`malformed_request`)"),
         (status = 403, description = "The calling key lacks `admin` (`insufficient_scope`), or a requested scope (`scope_not_held`)"),
         (status = 415, description = "The body is not declared `application/json` (`malformed_request`)"),
-        (status = 422, description = "The body is not a creation request (`malformed_request`: a missing or unknown field, a wrong type); or a field breaks its rule: `invalid_name`, `invalid_owner`, `invalid_scope`, `too_many_scopes`, `invalid_duration`")
+        (status = 422, description = "The body is not a creation request (`malformed_request`: a missing or unknown field, a wrong type); or a field breaks its rule: `invalid_name`, `invalid_owner`, `invalid_scope`, `too_many_scopes`, `invalid_metadata`, `invalid_duration`")
     )
 )]
 #[require_api_key(scopes = "admin")]
@@ -104,6 +104,9 @@ async fn create_key(
     let mut new = NewKey::new(request.name)
         .owner(request.owner)
         .scopes(request.scopes);
+    for (key, value) in request.metadata {
+        new = new.metadata(key, value);
+    }
     if let Some(lifetime) = duration(request.expires_in.as_deref())? {
         new = new.expires_in(lifetime);
     }

@@ -2,7 +2,12 @@
 //! the definition keygate validates with (`keygate::record`'s limits, the declared scopes, the
 //! duration grammar), so the document and the handlers cannot drift apart.
 
-use keygate::record::{KeyView, MAX_NAME_LEN, MAX_OWNER_LEN, MAX_SCOPES};
+use std::collections::BTreeMap;
+
+use keygate::record::{
+    KeyView, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_LEN, MAX_METADATA_VALUE_LEN, MAX_NAME_LEN,
+    MAX_OWNER_LEN, MAX_SCOPES,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
@@ -17,8 +22,9 @@ const CONTROL: &str = r"\u0000-\u001F\u007F-\u009F";
 /// removes), as a regular-expression class body.
 const SPACE: &str = r"\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
 
-/// The body of `POST /admin/keys`. Only `name` is required: `owner` defaults to empty and
-/// `scopes` to none (a key that may call only routes requiring no scope, such as `/whoami`).
+/// The body of `POST /admin/keys`. Only `name` is required: `owner` defaults to empty, `scopes`
+/// to none (a key that may call only routes requiring no scope, such as `/whoami`) and
+/// `metadata` to none.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
@@ -33,6 +39,10 @@ pub struct CreateKeyRequest {
     #[serde(default)]
     #[schema(schema_with = scopes_schema)]
     pub scopes: Vec<String>,
+    /// Free-form string metadata, such as `{"ticket": "OPS-12"}`.
+    #[serde(default)]
+    #[schema(schema_with = metadata_schema)]
+    pub metadata: BTreeMap<String, String>,
     /// How long the key lives, such as `90d`, `24h`, `30m` or `2w`. Absent or `null`: until
     /// revoked.
     #[serde(default)]
@@ -122,6 +132,27 @@ fn scopes_schema() -> Schema {
              (`scope_not_held`). Absent: none."
         )))
         .default(Some(serde_json::json!([])))
+        .into()
+}
+
+fn metadata_schema() -> Schema {
+    let no_control = format!("^[^{CONTROL}]*$");
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(format!(
+            "Free-form string metadata, such as `{{\"ticket\": \"OPS-12\"}}`: at most \
+             {MAX_METADATA_ENTRIES} entries, keys of 1 to {MAX_METADATA_KEY_LEN} bytes and values \
+             of at most {MAX_METADATA_VALUE_LEN} bytes of UTF-8, no control characters \
+             (`invalid_metadata`). Absent: none."
+        )))
+        .max_properties(Some(MAX_METADATA_ENTRIES))
+        .property_names(Some(
+            text(MAX_METADATA_KEY_LEN)
+                .min_length(Some(1))
+                .pattern(Some(no_control.clone())),
+        ))
+        .additional_properties(Some(text(MAX_METADATA_VALUE_LEN).pattern(Some(no_control))))
+        .default(Some(serde_json::json!({})))
         .into()
 }
 
