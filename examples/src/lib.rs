@@ -161,6 +161,7 @@ async fn list_items(State(state): State<AppState>) -> Json<Vec<Item>> {
     responses(
         (status = 201, description = "The new item", body = Item),
         (status = 400, description = "The body is not JSON (`malformed_request`)"),
+        (status = 413, description = "The body is over 2 MB (`malformed_request`)"),
         (status = 415, description = "The body is not declared `application/json` (`malformed_request`)"),
         (status = 422, description = "The body is not a new item (`malformed_request`: `name` missing or not a string)")
     )

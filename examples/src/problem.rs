@@ -1,7 +1,7 @@
 //! Refusals rendered as `application/problem+json` (RFC 9457) with a stable `code`, like
 //! keygate's own: the admin routes' and the items routes'.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use keygate::KeyError;
@@ -72,9 +72,21 @@ impl From<KeyError> for ApiError {
     }
 }
 
-/// A body that is not JSON (400), not declared JSON (415), or not the expected shape (422).
+/// A body that is not JSON (400), not declared JSON (415), not the expected shape (422), or
+/// over the body limit (413).
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        ApiError::new(
+            rejection.status(),
+            "malformed_request",
+            rejection.body_text(),
+        )
+    }
+}
+
+/// A body over the body limit (413).
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
         ApiError::new(
             rejection.status(),
             "malformed_request",

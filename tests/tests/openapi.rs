@@ -258,7 +258,7 @@ async fn the_admin_routes_document_every_answer_and_rule() {
     };
     assert_eq!(
         statuses("post", "/admin/keys"),
-        ["201", "400", "401", "403", "415", "422", "503"]
+        ["201", "400", "401", "403", "413", "415", "422", "503"]
     );
     assert_eq!(
         statuses("get", "/admin/keys"),
@@ -266,7 +266,9 @@ async fn the_admin_routes_document_every_answer_and_rule() {
     );
     assert_eq!(
         statuses("post", "/admin/keys/{id}/rotate"),
-        ["201", "400", "401", "403", "404", "409", "422", "503"]
+        [
+            "201", "400", "401", "403", "404", "409", "413", "422", "503"
+        ]
     );
     assert_eq!(
         statuses("delete", "/admin/keys/{id}"),

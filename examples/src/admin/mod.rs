@@ -8,7 +8,7 @@ mod types;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use keygate::duration::parse_duration;
@@ -89,6 +89,7 @@ fn duration(text: Option<&str>) -> Result<Option<std::time::Duration>, AdminErro
         (status = 201, description = "The key, shown this once, and its record", body = CreatedKeyView),
         (status = 400, description = "The body is not JSON (`malformed_request`)"),
         (status = 403, description = "The calling key lacks `admin` (`insufficient_scope`), or a requested scope (`scope_not_held`)"),
+        (status = 413, description = "The body is over 2 MB (`malformed_request`)"),
         (status = 415, description = "The body is not declared `application/json` (`malformed_request`)"),
         (status = 422, description = "The body is not a creation request (`malformed_request`: a missing or unknown field, a wrong type); or a field breaks its rule: `invalid_name`, `invalid_owner`, `invalid_scope`, `too_many_scopes`, `invalid_metadata`, `invalid_duration`")
     )
@@ -150,6 +151,7 @@ async fn list_keys(
         (status = 400, description = "The body is not a rotation request (`malformed_request`: not JSON, an unknown field, a wrong type)"),
         (status = 403, description = "The calling key lacks `admin` (`insufficient_scope`), or a scope the key holds (`scope_not_held`)"),
         (status = 404, description = "No such key (`key_not_found`)"),
+        (status = 413, description = "The body is over 2 MB (`malformed_request`)"),
         (status = 409, description = "The key is revoked (`key_revoked`), already rotated (`key_rotated`) or expired (`key_expired`), or changed meanwhile (`key_changed`)"),
         (status = 422, description = "The grace period breaks its rule (`invalid_duration`)")
     )
@@ -159,8 +161,9 @@ async fn rotate_key(
     State(gate): State<KeyGate>,
     caller: ApiKey,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<CreatedKeyView>), AdminError> {
+    let body = body?;
     let request = if body.iter().all(u8::is_ascii_whitespace) {
         RotateRequest::default()
     } else {
