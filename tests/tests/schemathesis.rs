@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 
 use keygate::record::{KeyFilter, KeyView};
-use keygate::{CachedStore, KeyGate, SqlStore};
+use keygate::{CachedStore, KeyGate, NewKey, SqlStore};
 use keygate_example::{AppState, DECLARED_SCOPES, Items, app, mint_demo_keys};
 
 /// Examples per operation and phase.
@@ -21,25 +21,34 @@ const MAX_EXAMPLES: &str = "100";
 /// Loaded by Schemathesis (`SCHEMATHESIS_HOOKS`): its stateful phase follows links from
 /// `/whoami` and `/admin/keys` to `POST /admin/keys/{id}/rotate` and `DELETE /admin/keys/{id}`,
 /// and rotating or revoking the key the run uses would end it, leaving the rest of the run to
-/// test only 401s. Such a call is sent to an unknown key id instead (a 404).
+/// test only 401s. Such a call goes to a decoy key of the same scopes instead.
 const HOOKS: &str = r#"
 import os
 import schemathesis
 
 PROTECTED = os.environ["KEYGATE_PROTECTED_KEY_ID"]
+DECOY = os.environ["KEYGATE_DECOY_KEY_ID"]
 
 
 @schemathesis.hook
 def before_call(context, case, kwargs):
     params = case.path_parameters
     if params and params.get("id") == PROTECTED:
-        params["id"] = "notthekeyinuse"
+        params["id"] = DECOY
 "#;
+
+/// What the run needs of the served example.
+struct Served {
+    addr: SocketAddr,
+    admin_key: String,
+    admin_id: String,
+    decoy_id: String,
+}
 
 /// Serves the example (SQLite in memory, behind the cache, as `cargo run` with
 /// `KEYGATE_DATABASE_URL=sqlite::memory:`) on a free loopback port, on its own thread; returns
-/// the address, the admin key and its key id.
-fn serve() -> (SocketAddr, String, String) {
+/// the address, the admin key, its key id, and the id of a decoy key with the same scopes.
+fn serve() -> Served {
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -56,15 +65,22 @@ fn serve() -> (SocketAddr, String, String) {
                 .build();
             let keys = mint_demo_keys(&gate).await.unwrap();
             let records = gate.list_keys(&KeyFilter::default()).await.unwrap();
-            let admin_id = records
+            let admin = records
                 .iter()
                 .map(KeyView::from)
                 .find(|view| view.name == "demo-admin")
-                .unwrap()
-                .key_id;
+                .unwrap();
+            let decoy = NewKey::new("decoy").scopes(admin.scopes.clone());
+            let decoy = gate.create_key(decoy).await.unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            sender.send((addr, keys.admin, admin_id)).unwrap();
+            sender
+                .send(Served {
+                    addr: listener.local_addr().unwrap(),
+                    admin_key: keys.admin,
+                    admin_id: admin.key_id,
+                    decoy_id: decoy.record.key_id.clone(),
+                })
+                .unwrap();
             let state = AppState {
                 gate,
                 items: Items::with(&["apple", "banana"]),
@@ -92,7 +108,12 @@ fn schemathesis_finds_nothing() {
         "Schemathesis 4.x expected: {version}"
     );
 
-    let (addr, admin_key, admin_id) = serve();
+    let Served {
+        addr,
+        admin_key,
+        admin_id,
+        decoy_id,
+    } = serve();
     let dir = std::env::temp_dir().join(format!("keygate-schemathesis-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let hooks = dir.join("hooks.py");
@@ -105,9 +126,13 @@ fn schemathesis_finds_nothing() {
         .args(["--max-examples", MAX_EXAMPLES, "--generation-deterministic"])
         .args(["--workers", "1"])
         .args(["--generation-with-security-parameters", "false"])
+        // keygate bounds names, owners and metadata in bytes of UTF-8, JSON Schema's `maxLength`
+        // in characters: the two agree on ASCII only, so the strings generated are ASCII.
+        .args(["--generation-codec", "ascii"])
         .args(["--request-timeout", "10", "--no-color"])
         .env("SCHEMATHESIS_HOOKS", &hooks)
         .env("KEYGATE_PROTECTED_KEY_ID", &admin_id)
+        .env("KEYGATE_DECOY_KEY_ID", &decoy_id)
         .current_dir(&dir)
         .output()
         .unwrap();
