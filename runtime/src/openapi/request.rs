@@ -8,8 +8,8 @@ use crate::declared::{DeclaredScope, grant_is_declared};
 use crate::gate::MAX_LIFETIME;
 
 /// The schema of one grant a key may be given: with declared scopes, an `enum` of every grant
-/// [`KeyGate::create_key`](crate::KeyGate::create_key) accepts (each declared scope, and each wildcard covering one of
-/// them); without, the grant grammar as a `pattern` (a scope of up to
+/// [`KeyGate::create_key`](crate::KeyGate::create_key) accepts (each declared scope, and each
+/// wildcard covering one of them); without, the grant grammar as a `pattern` (a scope of up to
 /// [`MAX_SCOPE_LEN`](keygate_grammar::MAX_SCOPE_LEN) bytes of `[A-Za-z0-9:._-]`, `*`, or a scope
 /// followed by `:*`).
 pub fn grant_schema(declared: Option<&[DeclaredScope]>) -> Schema {
@@ -37,7 +37,9 @@ pub fn grant_schema(declared: Option<&[DeclaredScope]>) -> Schema {
 /// The schema of a lifetime or grace period as
 /// [`parse_duration`](crate::duration::parse_duration) reads it, written without spaces or
 /// leading zeros: a whole number and a unit (`s`, `m`, `h`, `d`, `w`), positive and at most
-/// [`MAX_LIFETIME`] (100 years), as a `pattern`.
+/// [`MAX_LIFETIME`] (100 years), as a `pattern`. `parse_duration` itself also takes surrounding
+/// spaces and leading zeros: a service using this schema refuses those (as the example does), so
+/// what the schema says is what it accepts.
 pub fn duration_schema() -> Schema {
     let units = [
         ("s", 1),
