@@ -18,15 +18,18 @@
 
 pub mod access;
 pub mod admin;
+pub mod problem;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use keygate::{ApiKey, KeyError, KeyGate, NewKey, require_api_key};
+use problem::ApiError;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::OpenApi;
 use utoipa::{OpenApi as _, ToSchema};
@@ -113,12 +116,13 @@ fn routes() -> (Router<AppState>, OpenApi) {
 }
 
 /// The service's OpenAPI document, with keygate's security schemes, each protected operation's
-/// scopes, and its 401/403 responses.
+/// scopes, and its 401/403/503 responses; every refusal's body is the problem document.
 pub fn openapi(gate: &KeyGate) -> OpenApi {
     let (_, mut doc) = routes();
     // Every protected handler of this crate is routed, so none is left unmatched; the access
     // table test checks it.
     let _unmatched = keygate::openapi::secure(gate, &mut doc);
+    keygate::openapi::problem_bodies(&mut doc);
     doc
 }
 
@@ -154,13 +158,20 @@ async fn list_items(State(state): State<AppState>) -> Json<Vec<Item>> {
     post,
     path = "/items",
     request_body = NewItem,
-    responses((status = 201, description = "The new item", body = Item))
+    responses(
+        (status = 201, description = "The new item", body = Item),
+        (status = 400, description = "The body is not JSON (`malformed_request`)"),
+        (status = 413, description = "The body is over 2 MB (`malformed_request`)"),
+        (status = 415, description = "The body is not declared `application/json` (`malformed_request`)"),
+        (status = 422, description = "The body is not a new item (`malformed_request`: `name` missing or not a string)")
+    )
 )]
 async fn create_item(
     State(state): State<AppState>,
-    Json(new): Json<NewItem>,
-) -> (StatusCode, Json<Item>) {
-    (StatusCode::CREATED, Json(state.items.add(new.name)))
+    new: Result<Json<NewItem>, JsonRejection>,
+) -> Result<(StatusCode, Json<Item>), ApiError> {
+    let Json(new) = new?;
+    Ok((StatusCode::CREATED, Json(state.items.add(new.name))))
 }
 
 #[utoipa::path(
@@ -169,11 +180,16 @@ async fn create_item(
     params(("id" = u64, Path, description = "The item's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such item")
+        (status = 400, description = "The id is not a whole number (`malformed_request`)"),
+        (status = 404, description = "No such item (`item_not_found`)")
     )
 )]
 #[require_api_key(scopes = "admin")]
-async fn delete_item(State(state): State<AppState>, Path(id): Path<u64>) -> StatusCode {
+async fn delete_item(
+    State(state): State<AppState>,
+    id: Result<Path<u64>, PathRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Path(id) = id?;
     let mut list = state
         .items
         .list
@@ -182,9 +198,13 @@ async fn delete_item(State(state): State<AppState>, Path(id): Path<u64>) -> Stat
     let before = list.len();
     list.retain(|item| item.id != id);
     if list.len() < before {
-        StatusCode::NO_CONTENT
+        Ok(StatusCode::NO_CONTENT)
     } else {
-        StatusCode::NOT_FOUND
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "item_not_found",
+            format!("There is no item {id}."),
+        ))
     }
 }
 

@@ -147,7 +147,8 @@ async fn the_served_document_describes_the_security() {
     let schemes = &doc["components"]["securitySchemes"];
     assert_eq!(schemes["api_key"]["type"], "apiKey");
     assert_eq!(schemes["api_key"]["in"], "header");
-    assert_eq!(schemes["api_key"]["name"], "x-api-key");
+    // Named as users write it (header names match case-insensitively).
+    assert_eq!(schemes["api_key"]["name"], "X-API-Key");
     assert_eq!(schemes["bearer"]["type"], "http");
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
     let description = schemes["api_key"]["description"].as_str().unwrap();
@@ -192,9 +193,29 @@ async fn the_served_document_describes_the_security() {
             if handler.scopes.is_empty() {
                 assert!(responses.get("403").is_none(), "{method} {path}");
             } else {
+                // keygate's own 403, or the route's, which names more codes.
+                let forbidden = &responses["403"];
+                assert!(
+                    forbidden["$ref"] == "#/components/responses/KeygateForbidden"
+                        || forbidden["description"]
+                            .as_str()
+                            .is_some_and(|d| d.contains("`insufficient_scope`")),
+                    "{method} {path}: {forbidden}"
+                );
+            }
+            assert_eq!(
+                responses["503"]["$ref"], "#/components/responses/KeygateUnavailable",
+                "{method} {path}"
+            );
+        }
+        // Every refusal, keygate's or the route's own, is a problem document.
+        for (status, response) in operation_responses(item) {
+            if status.starts_with('4') || status.starts_with('5') {
+                let response = resolve(&doc, response);
                 assert_eq!(
-                    responses["403"]["$ref"], "#/components/responses/KeygateForbidden",
-                    "{method} {path}"
+                    response["content"]["application/problem+json"]["schema"]["$ref"],
+                    "#/components/schemas/KeygateProblem",
+                    "{path} {status}"
                 );
             }
         }
@@ -211,6 +232,81 @@ async fn the_served_document_describes_the_security() {
     );
 
     validate(&doc);
+}
+
+fn operation_responses(item: &Value) -> impl Iterator<Item = (&String, &Value)> {
+    item.as_object()
+        .unwrap()
+        .values()
+        .flat_map(|operation| operation["responses"].as_object().unwrap())
+}
+
+/// A response, through its `$ref` if it has one.
+fn resolve<'a>(doc: &'a Value, response: &'a Value) -> &'a Value {
+    match response["$ref"].as_str() {
+        Some(name) => &doc["components"]["responses"][name.rsplit('/').next().unwrap()],
+        None => response,
+    }
+}
+
+#[tokio::test]
+async fn the_admin_routes_document_every_answer_and_rule() {
+    let doc = served_document().await;
+    let statuses = |method: &str, path: &str| -> Vec<String> {
+        let responses = doc["paths"][path][method]["responses"].as_object().unwrap();
+        responses.keys().cloned().collect()
+    };
+    assert_eq!(
+        statuses("post", "/admin/keys"),
+        ["201", "400", "401", "403", "413", "415", "422", "503"]
+    );
+    assert_eq!(
+        statuses("get", "/admin/keys"),
+        ["200", "400", "401", "403", "503"]
+    );
+    assert_eq!(
+        statuses("post", "/admin/keys/{id}/rotate"),
+        [
+            "201", "400", "401", "403", "404", "409", "413", "422", "503"
+        ]
+    );
+    assert_eq!(
+        statuses("delete", "/admin/keys/{id}"),
+        ["200", "401", "403", "404", "503"]
+    );
+
+    // The limits are keygate's own.
+    let create = &doc["components"]["schemas"]["CreateKeyRequest"];
+    assert_eq!(create["required"], serde_json::json!(["name"]));
+    assert_eq!(create["additionalProperties"], false);
+    let fields = &create["properties"];
+    assert_eq!(fields["name"]["minLength"], 1);
+    assert_eq!(fields["name"]["maxLength"], keygate::record::MAX_NAME_LEN);
+    assert_eq!(fields["owner"]["maxLength"], keygate::record::MAX_OWNER_LEN);
+    assert_eq!(fields["owner"]["default"], "");
+    assert_eq!(fields["scopes"]["maxItems"], keygate::record::MAX_SCOPES);
+    let metadata = &fields["metadata"];
+    assert_eq!(
+        metadata["maxProperties"],
+        keygate::record::MAX_METADATA_ENTRIES
+    );
+    assert_eq!(
+        metadata["propertyNames"]["maxLength"],
+        keygate::record::MAX_METADATA_KEY_LEN
+    );
+    assert_eq!(
+        metadata["additionalProperties"]["maxLength"],
+        keygate::record::MAX_METADATA_VALUE_LEN
+    );
+    // Every grant the example's declared scopes allow, and no other.
+    assert_eq!(
+        fields["scopes"]["items"]["enum"],
+        serde_json::json!(["*", "admin", "items:*", "items:read", "items:write"])
+    );
+    let duration = &fields["expires_in"]["anyOf"][0]["pattern"];
+    assert!(duration.as_str().unwrap().contains("36500)d"), "{duration}");
+    let grace = &doc["components"]["schemas"]["RotateRequest"]["properties"]["grace"];
+    assert_eq!(grace, &fields["expires_in"]);
 }
 
 /// Runs `openapi-spec-validator` (PyPI) on the document, when it is installed.

@@ -51,7 +51,11 @@ use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaFormat,
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
-use utoipa::openapi::{Components, ContentBuilder, OpenApi, Ref, RefOr};
+use utoipa::openapi::{Components, Content, ContentBuilder, OpenApi, Ref, RefOr};
+
+mod request;
+
+pub use request::{duration_schema, grant_schema};
 
 use crate::audit::{ProtectedHandler, protected_handlers};
 use crate::declared::DeclaredScope;
@@ -64,6 +68,8 @@ pub const PROBLEM_SCHEMA: &str = "KeygateProblem";
 pub const UNAUTHORIZED_RESPONSE: &str = "KeygateUnauthorized";
 /// The name of the 403 response in `components.responses`.
 pub const FORBIDDEN_RESPONSE: &str = "KeygateForbidden";
+/// The name of the 503 response in `components.responses`.
+pub const UNAVAILABLE_RESPONSE: &str = "KeygateUnavailable";
 
 /// Adds keygate's security schemes, and the security requirements and 401/403 responses of
 /// every protected operation, to `openapi`. See the [module documentation](self).
@@ -84,6 +90,7 @@ pub fn secure(gate: &KeyGate, openapi: &mut OpenApi) -> Vec<&'static ProtectedHa
     for (name, response) in [
         (UNAUTHORIZED_RESPONSE, unauthorized()),
         (FORBIDDEN_RESPONSE, forbidden()),
+        (UNAVAILABLE_RESPONSE, unavailable()),
     ] {
         components
             .responses
@@ -120,7 +127,12 @@ fn schemes(gate: &KeyGate) -> Vec<(&'static str, SecurityScheme)> {
     if let Some(header) = gate.header_name() {
         schemes.push((
             "api_key",
-            api_key(ApiKey::Header, header.as_str(), "header", &scopes),
+            api_key(
+                ApiKey::Header,
+                &header_spelling(header.as_str()),
+                "header",
+                &scopes,
+            ),
         ));
     }
     if gate.bearer_enabled() {
@@ -217,17 +229,59 @@ fn protect(operation: &mut Operation, handler: &ProtectedHandler, schemes: &[&st
             .entry("403".to_owned())
             .or_insert_with(|| Ref::from_response_name(FORBIDDEN_RESPONSE).into());
     }
+    responses
+        .entry("503".to_owned())
+        .or_insert_with(|| Ref::from_response_name(UNAVAILABLE_RESPONSE).into());
+}
+
+/// A header name as people write it: HTTP header names are case-insensitive and stored in
+/// lower case, so the document spells the default `X-API-Key` and capitalises each `-`-separated
+/// word of any other (`x-tenant-key` is `X-Tenant-Key`).
+fn header_spelling(lower: &str) -> String {
+    if lower == "x-api-key" {
+        return "X-API-Key".to_owned();
+    }
+    let words = lower.split('-').map(|word| {
+        let mut chars = word.chars();
+        chars.next().map_or_else(String::new, |first| {
+            first.to_ascii_uppercase().to_string() + chars.as_str()
+        })
+    });
+    words.collect::<Vec<_>>().join("-")
+}
+
+/// Gives every error response (`4xx`, `5xx`) of `openapi` declared without a body the
+/// [problem document](#problem) as `application/problem+json`, so a route's own refusals are
+/// documented like keygate's. Call it after [`secure`], which adds the schema.
+pub fn problem_bodies(openapi: &mut OpenApi) {
+    for item in openapi.paths.paths.values_mut() {
+        for operation in operations(item) {
+            for (status, response) in &mut operation.responses.responses {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                if (status.starts_with('4') || status.starts_with('5'))
+                    && response.content.is_empty()
+                {
+                    response
+                        .content
+                        .insert("application/problem+json".to_owned(), problem_content());
+                }
+            }
+        }
+    }
+}
+
+fn problem_content() -> Content {
+    ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name(PROBLEM_SCHEMA)))
+        .build()
 }
 
 fn problem_response(description: &str) -> Response {
     ResponseBuilder::new()
         .description(description)
-        .content(
-            "application/problem+json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name(PROBLEM_SCHEMA)))
-                .build(),
-        )
+        .content("application/problem+json", problem_content())
         .build()
 }
 
@@ -243,7 +297,13 @@ fn forbidden() -> Response {
     )
 }
 
-fn string(description: &str) -> ObjectBuilder {
+fn unavailable() -> Response {
+    problem_response(
+        "The key store could not answer, so the key could not be checked: `code` is `key_store_unavailable`. Retry later.",
+    )
+}
+
+pub(crate) fn string(description: &str) -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .description(Some(description))

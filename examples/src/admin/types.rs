@@ -1,0 +1,172 @@
+//! The admin routes' request and response bodies, and their schemas: each constraint comes from
+//! the definition keygate validates with (`keygate::record`'s limits, the declared scopes, the
+//! duration grammar), so the document and the handlers cannot drift apart.
+
+use std::collections::BTreeMap;
+
+use keygate::record::{
+    KeyView, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_LEN, MAX_METADATA_VALUE_LEN, MAX_NAME_LEN,
+    MAX_OWNER_LEN, MAX_SCOPES,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type,
+};
+use utoipa::{IntoParams, ToSchema};
+
+/// Control characters (Unicode `Cc`, Rust's `char::is_control`), which keygate refuses in names
+/// and owners, as a regular-expression class body.
+const CONTROL: &str = r"\u0000-\u001F\u007F-\u009F";
+/// White space that is not a control character (Unicode `White_Space`, what `str::trim`
+/// removes), as a regular-expression class body.
+const SPACE: &str = r"\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+
+/// The body of `POST /admin/keys`. Only `name` is required: `owner` defaults to empty, `scopes`
+/// to none (a key that may call only routes requiring no scope, such as `/whoami`) and
+/// `metadata` to none.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyRequest {
+    /// A name for the key, such as `ci-deploy`.
+    #[schema(schema_with = name_schema)]
+    pub name: String,
+    /// Who holds it.
+    #[serde(default)]
+    #[schema(schema_with = owner_schema)]
+    pub owner: String,
+    /// Scopes to grant.
+    #[serde(default)]
+    #[schema(schema_with = scopes_schema)]
+    pub scopes: Vec<String>,
+    /// Free-form string metadata, such as `{"ticket": "OPS-12"}`.
+    #[serde(default)]
+    #[schema(schema_with = metadata_schema)]
+    pub metadata: BTreeMap<String, String>,
+    /// How long the key lives, such as `90d`, `24h`, `30m` or `2w`. Absent or `null`: until
+    /// revoked.
+    #[serde(default)]
+    #[schema(schema_with = optional_duration)]
+    pub expires_in: Option<String>,
+}
+
+/// The optional body of `POST /admin/keys/{id}/rotate`; no body, or `null`, is `{}`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateRequest {
+    /// How long the old key keeps working, such as `24h`. Absent or `null`: it stops at once.
+    #[serde(default)]
+    #[schema(schema_with = optional_duration)]
+    pub grace: Option<String>,
+}
+
+/// Which keys `GET /admin/keys` lists.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only keys held by this owner.
+    pub owner: Option<String>,
+    /// Include revoked and expired keys.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// A key just created or rotated in: the key text, shown this once, and its record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedKeyView {
+    /// The key. It is not stored and will not be shown again.
+    pub key: String,
+    /// Its record.
+    pub record: KeyView,
+}
+
+impl From<&keygate::CreatedKey> for CreatedKeyView {
+    fn from(created: &keygate::CreatedKey) -> Self {
+        CreatedKeyView {
+            key: created.key.expose().to_owned(),
+            record: KeyView::from(&created.record),
+        }
+    }
+}
+
+fn text(max: usize) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(max))
+}
+
+fn name_schema() -> Schema {
+    text(MAX_NAME_LEN)
+        .description(Some(format!(
+            "A name for the key, such as `ci-deploy`: at most {MAX_NAME_LEN} bytes of UTF-8 \
+             (`maxLength` counts characters, and equals it for ASCII), not only white space, no \
+             control characters (`invalid_name`)."
+        )))
+        .min_length(Some(1))
+        .pattern(Some(format!(
+            "^[^{CONTROL}]*[^{CONTROL}{SPACE}][^{CONTROL}]*$"
+        )))
+        .into()
+}
+
+fn owner_schema() -> Schema {
+    text(MAX_OWNER_LEN)
+        .description(Some(format!(
+            "Who holds the key, such as `team-infra`: at most {MAX_OWNER_LEN} bytes of UTF-8, no \
+             control characters (`invalid_owner`). Absent: empty."
+        )))
+        .pattern(Some(format!("^[^{CONTROL}]*$")))
+        .default(Some("".into()))
+        .into()
+}
+
+fn scopes_schema() -> Schema {
+    ArrayBuilder::new()
+        .items(RefOr::T(keygate::openapi::grant_schema(Some(
+            crate::DECLARED_SCOPES,
+        ))))
+        .max_items(Some(MAX_SCOPES))
+        .description(Some(format!(
+            "Scopes to grant, at most {MAX_SCOPES} (`too_many_scopes`): each a declared scope or \
+             a wildcard covering one (`invalid_scope`), and held by the calling key \
+             (`scope_not_held`). Absent: none."
+        )))
+        .default(Some(serde_json::json!([])))
+        .into()
+}
+
+fn metadata_schema() -> Schema {
+    let no_control = format!("^[^{CONTROL}]*$");
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(format!(
+            "Free-form string metadata, such as `{{\"ticket\": \"OPS-12\"}}`: at most \
+             {MAX_METADATA_ENTRIES} entries, keys of 1 to {MAX_METADATA_KEY_LEN} bytes and values \
+             of at most {MAX_METADATA_VALUE_LEN} bytes of UTF-8, no control characters \
+             (`invalid_metadata`). Absent: none."
+        )))
+        .max_properties(Some(MAX_METADATA_ENTRIES))
+        .property_names(Some(
+            text(MAX_METADATA_KEY_LEN)
+                .min_length(Some(1))
+                .pattern(Some(no_control.clone())),
+        ))
+        .additional_properties(Some(text(MAX_METADATA_VALUE_LEN).pattern(Some(no_control))))
+        .default(Some(serde_json::json!({})))
+        .into()
+}
+
+fn optional_duration() -> Schema {
+    AnyOfBuilder::new()
+        .item(keygate::openapi::duration_schema())
+        .item(RefOr::T(Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::Null))
+                .build(),
+        )))
+        .description(Some(
+            "A whole number and a unit, `s`, `m`, `h`, `d` or `w`, such as `90d` or `24h`, \
+             positive and at most 100 years (`invalid_duration`); or `null`.",
+        ))
+        .into()
+}
