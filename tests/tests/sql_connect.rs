@@ -125,3 +125,50 @@ async fn postgres_schema_is_created_migrated_and_reopened() {
     assert_eq!(again.list(&KeyFilter::default()).await.unwrap().len(), 1);
     again.close().await;
 }
+
+/// Several services (or a service and the command line) starting at once on a file that does not
+/// exist yet: each opens its own connections, as separate processes would, and each must start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_starts_on_a_fresh_file_all_succeed() {
+    for round in 0..25 {
+        let db = TempDb::new("first-start");
+        let starts: Vec<_> = (0..8)
+            .map(|_| {
+                let url = db.url();
+                tokio::spawn(async move { SqlStore::connect(&url).await })
+            })
+            .collect();
+        let mut stores = Vec::new();
+        for start in starts {
+            match start.await.unwrap() {
+                Ok(store) => stores.push(store),
+                Err(error) => panic!("round {round}: a concurrent first start failed: {error}"),
+            }
+        }
+        // One schema, migrated once, that every store can use.
+        let mut conn = sqlx::SqliteConnection::connect(&db.url()).await.unwrap();
+        let applied: Vec<(i64, bool)> =
+            sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(applied, [(1, true)], "round {round}");
+        conn.close().await.unwrap();
+        let writer = KeyGate::builder()
+            .prefix("demo")
+            .store(stores[0].clone())
+            .build();
+        let created = writer.create_key(NewKey::new("shared")).await.unwrap();
+        for store in &stores {
+            let reader = KeyGate::builder()
+                .prefix("demo")
+                .store(store.clone())
+                .build();
+            assert!(
+                reader.verify(created.key.expose()).await.is_ok(),
+                "round {round}"
+            );
+            store.close().await;
+        }
+    }
+}
