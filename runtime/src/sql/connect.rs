@@ -1,6 +1,8 @@
 //! Opening a database: URL, pool settings, the check that it is keygate's, and migration.
 
 use std::fmt;
+#[cfg(feature = "sqlite")]
+use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(feature = "postgres")]
@@ -12,6 +14,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePoolOptions, Sq
 use super::migrate::migrate_postgres;
 #[cfg(feature = "sqlite")]
 use super::migrate::migrate_sqlite;
+#[cfg(feature = "sqlite")]
+use super::watch::FileWatch;
 use super::{Pool, SqlStore};
 use crate::store::BoxError;
 
@@ -150,11 +154,19 @@ impl SqlStoreBuilder {
         )
         .await
         .map_err(|e| ConnectError::Unreachable(e.into()))?;
-        let pool = async {
+        let store = async {
             if !in_memory {
                 use_wal(&mut setup, setup_wait).await?;
             }
             migrate_sqlite(&mut setup).await?;
+            // The file as it is now: the store serves this file and no other.
+            let file = if in_memory {
+                None
+            } else {
+                let watch =
+                    FileWatch::new(&path).map_err(|e| ConnectError::Unreachable(e.into()))?;
+                Some(Arc::new(watch))
+            };
             let mut pool = SqlitePoolOptions::new()
                 .max_connections(self.max_connections)
                 .acquire_timeout(self.acquire_timeout);
@@ -165,15 +177,32 @@ impl SqlStoreBuilder {
                     .idle_timeout(None)
                     .max_lifetime(None);
             }
-            pool.connect_with(options.create_if_missing(true))
+            if let Some(file) = &file {
+                // A new connection opens whatever is at the path: refuse it unless that is still
+                // the store's file. (sqlx retries a refused connection until the acquire timeout;
+                // by then the watch has recorded the change, so later calls fail at once.)
+                let file = file.clone();
+                pool = pool.after_connect(move |_, _| {
+                    let checked = file.check_now();
+                    Box::pin(async move {
+                        checked.map_err(|e| sqlx::Error::Io(std::io::Error::other(e.to_string())))
+                    })
+                });
+            }
+            // Only the setup connection may create the file: a pool connection opened after the
+            // file was removed must fail, not start an empty database at the path.
+            let pool = pool
+                .connect_with(options.create_if_missing(in_memory))
                 .await
-                .map_err(|e| ConnectError::Unreachable(e.into()))
+                .map_err(|e| ConnectError::Unreachable(e.into()))?;
+            Ok(SqlStore {
+                pool: Pool::Sqlite(pool),
+                file,
+            })
         }
         .await;
         let _ = setup.close().await;
-        Ok(SqlStore {
-            pool: Pool::Sqlite(pool?),
-        })
+        store
     }
 
     #[cfg(feature = "postgres")]
@@ -235,6 +264,8 @@ impl SqlStoreBuilder {
         migrate_postgres(&pool).await?;
         Ok(SqlStore {
             pool: Pool::Postgres(pool),
+            #[cfg(feature = "sqlite")]
+            file: None,
         })
     }
 }
