@@ -172,3 +172,44 @@ async fn concurrent_first_starts_on_a_fresh_file_all_succeed() {
         }
     }
 }
+
+/// A restart while another program holds the write lock (the command line mid-change, a stuck
+/// transaction): the schema is up to date, so starting only reads, and WAL readers never wait.
+#[tokio::test]
+async fn a_start_while_another_process_holds_the_write_lock_succeeds() {
+    let db = TempDb::new("restart-locked");
+    let store = SqlStore::connect(&db.url()).await.unwrap();
+    let gate = KeyGate::builder()
+        .prefix("demo")
+        .store(store.clone())
+        .build();
+    let created = gate.create_key(NewKey::new("before")).await.unwrap();
+    store.close().await;
+
+    let mut locker = sqlx::SqliteConnection::connect(&db.url()).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE keygate_meta SET value = value")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+
+    let started = std::time::Instant::now();
+    let again = SqlStore::builder(db.url())
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect()
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    let gate = KeyGate::builder().prefix("demo").store(again).build();
+    assert!(gate.verify(created.key.expose()).await.is_ok());
+
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+    locker.close().await.unwrap();
+}

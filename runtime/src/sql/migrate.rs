@@ -72,6 +72,10 @@ pub(super) fn migrate_postgres(pool: &PgPool) -> BoxFuture<'_, Result<(), Connec
 /// failures are the race, and meanwhile another starter's look at the file (`check_sqlite_file`)
 /// can catch a half-made schema (sqlx's history table without keygate's) and refuse the file as
 /// foreign. Under the lock, nobody ever sees a half-migrated database.
+///
+/// A database that is already up to date (every start but the first) is only read, without the
+/// lock, so a restart does not wait for a writer: the command line mid-change, or a transaction
+/// stuck in another program, which WAL readers never wait for.
 #[cfg(feature = "sqlite")]
 pub(super) fn migrate_sqlite(
     conn: &mut SqliteConnection,
@@ -79,6 +83,9 @@ pub(super) fn migrate_sqlite(
     // Boxed, so the caller's future is `Send` (rustc cannot prove it through sqlx's `Acquire`).
     Box::pin(async move {
         let migrator = migrator().await?;
+        if sqlite_up_to_date(conn, &migrator).await {
+            return Ok(());
+        }
         let mut tx = conn
             .begin_with("BEGIN IMMEDIATE")
             .await
@@ -93,4 +100,30 @@ pub(super) fn migrate_sqlite(
             .await
             .map_err(|e| ConnectError::Migrate(e.into()))
     })
+}
+
+/// Whether the database's migration history is exactly the embedded migrations, all applied
+/// successfully. Anything else (no history yet, a missing or failed or unknown migration, an
+/// unreadable table) takes the locked path, where sqlx applies what is missing or says what is
+/// wrong.
+#[cfg(feature = "sqlite")]
+async fn sqlite_up_to_date(conn: &mut SqliteConnection, migrator: &Migrator) -> bool {
+    let applied: Vec<(i64, Vec<u8>, bool)> =
+        match sqlx::query_as("SELECT version, checksum, success FROM _sqlx_migrations")
+            .fetch_all(&mut *conn)
+            .await
+        {
+            Ok(applied) => applied,
+            Err(_) => return false,
+        };
+    let wanted: Vec<&Migration> = migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .collect();
+    applied.len() == wanted.len()
+        && wanted.iter().all(|m| {
+            applied.iter().any(|(version, checksum, success)| {
+                *version == m.version && *success && checksum[..] == m.checksum[..]
+            })
+        })
 }
