@@ -76,7 +76,8 @@ impl SqlStoreBuilder {
     }
 
     /// How long a request waits for a free connection (or a new one) before it is answered with
-    /// 503. Default 3 seconds.
+    /// 503. Default 3 seconds. Connecting to a new SQLite file waits as long (or the lock
+    /// timeout, if longer) for another process that is setting up the same file.
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
         self

@@ -117,7 +117,8 @@ impl fmt::Debug for SqlStore {
 
 impl SqlStore {
     /// Connects to `url` with the default settings, checks that the database is keygate's (or
-    /// empty), and migrates it. `sqlite://path/keys.db` creates the file if it is missing;
+    /// empty), and migrates it. `sqlite://path/keys.db` creates the file if it is missing (only
+    /// here: a running store never creates it again, see [`SqlStore`]);
     /// `sqlite::memory:` is a private in-memory database; `postgres://user@host/db` uses the
     /// server's database.
     ///
