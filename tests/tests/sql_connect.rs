@@ -149,3 +149,91 @@ async fn a_schema_name_postgres_would_read_two_ways_is_refused_and_nothing_is_cr
     .unwrap();
     assert!(stray.is_empty(), "no stray schema: {stray:?}");
 }
+
+/// Several services (or a service and the command line) starting at once on a file that does not
+/// exist yet: each opens its own connections, as separate processes would, and each must start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_starts_on_a_fresh_file_all_succeed() {
+    for round in 0..25 {
+        let db = TempDb::new("first-start");
+        let starts: Vec<_> = (0..8)
+            .map(|_| {
+                let url = db.url();
+                tokio::spawn(async move { SqlStore::connect(&url).await })
+            })
+            .collect();
+        let mut stores = Vec::new();
+        for start in starts {
+            match start.await.unwrap() {
+                Ok(store) => stores.push(store),
+                Err(error) => panic!("round {round}: a concurrent first start failed: {error}"),
+            }
+        }
+        // One schema, migrated once, that every store can use.
+        let mut conn = sqlx::SqliteConnection::connect(&db.url()).await.unwrap();
+        let applied: Vec<(i64, bool)> =
+            sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(applied, [(1, true)], "round {round}");
+        conn.close().await.unwrap();
+        let writer = KeyGate::builder()
+            .prefix("demo")
+            .store(stores[0].clone())
+            .build();
+        let created = writer.create_key(NewKey::new("shared")).await.unwrap();
+        for store in &stores {
+            let reader = KeyGate::builder()
+                .prefix("demo")
+                .store(store.clone())
+                .build();
+            assert!(
+                reader.verify(created.key.expose()).await.is_ok(),
+                "round {round}"
+            );
+            store.close().await;
+        }
+    }
+}
+
+/// A restart while another program holds the write lock (the command line mid-change, a stuck
+/// transaction): the schema is up to date, so starting only reads, and WAL readers never wait.
+#[tokio::test]
+async fn a_start_while_another_process_holds_the_write_lock_succeeds() {
+    let db = TempDb::new("restart-locked");
+    let store = SqlStore::connect(&db.url()).await.unwrap();
+    let gate = KeyGate::builder()
+        .prefix("demo")
+        .store(store.clone())
+        .build();
+    let created = gate.create_key(NewKey::new("before")).await.unwrap();
+    store.close().await;
+
+    let mut locker = sqlx::SqliteConnection::connect(&db.url()).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE keygate_meta SET value = value")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+
+    let started = std::time::Instant::now();
+    let again = SqlStore::builder(db.url())
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect()
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    let gate = KeyGate::builder().prefix("demo").store(again).build();
+    assert!(gate.verify(created.key.expose()).await.is_ok());
+
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+    locker.close().await.unwrap();
+}

@@ -1,13 +1,15 @@
 //! The key database locked at request time: 503 `key_store_unavailable` over real HTTP, quickly,
-//! and service resumes by itself once the lock is gone.
+//! and service resumes by itself once the lock is gone. The SQLite file removed or replaced under
+//! a running service: noticed, and every key refused as store-unavailable, never admitted.
 
 mod sql_support;
 
 use std::time::{Duration, Instant};
 
-use keygate::{KeyGate, SqlStore};
+use keygate::store::StoreError;
+use keygate::{CreatedKey, KeyError, KeyGate, NewKey, SqlStore};
 use keygate_example::{AppState, DemoKeys, Items, app, mint_demo_keys};
-use sql_support::{PgSchema, TempDb};
+use sql_support::{CapturedLogs, PgSchema, TempDb};
 use sqlx::Connection;
 
 /// The example served on `store` with no cache, so every request reaches the database; its demo
@@ -157,4 +159,169 @@ async fn postgres_unreachable_at_request_time_answers_503() {
         return;
     };
     store_gone_answers_503(pg.store().await).await;
+}
+
+/// A gate with no cache (every verification reaches the store) over the SQLite file `db`, and a
+/// key that verifies. Many verifications at once first, so the pool holds several connections
+/// to the file, as a busy service's does.
+async fn gate_on_file(db: &TempDb) -> (KeyGate, CreatedKey) {
+    let store = SqlStore::connect(&db.url()).await.unwrap();
+    let gate = KeyGate::builder().prefix("demo").store(store).build();
+    let created = gate.create_key(NewKey::new("reader")).await.unwrap();
+    let mut warm = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let (gate, key) = (gate.clone(), created.key.expose().to_owned());
+        warm.spawn(async move { gate.verify(&key).await.is_ok() });
+    }
+    while let Some(admitted) = warm.join_next().await {
+        assert!(
+            admitted.unwrap(),
+            "the key verifies before the file is touched"
+        );
+    }
+    (gate, created)
+}
+
+/// Removes the database file and its `-wal` / `-shm` companions.
+fn remove_files(db: &TempDb) {
+    for file in db.files() {
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+/// `key` is refused as store-unavailable within a second, and from then on every verification,
+/// however many and however concurrent (so any pooled connection would be used), is refused the
+/// same way: never admitted, never a 401 from some other file.
+async fn refused_from_now_on(gate: &KeyGate, key: &str) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        match gate.verify(key).await {
+            Err(rejection) if rejection.code() == "key_store_unavailable" => break,
+            other => assert!(
+                Instant::now() < deadline,
+                "still {:?} a second after the file went",
+                other.map(|_| "admitted").map_err(|r| r.code())
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for round in 0..4 {
+        let mut attempts = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let (gate, key) = (gate.clone(), key.to_owned());
+            attempts.spawn(async move { gate.verify(&key).await.map(drop).map_err(|r| r.code()) });
+        }
+        while let Some(outcome) = attempts.join_next().await {
+            assert_eq!(
+                outcome.unwrap(),
+                Err("key_store_unavailable"),
+                "round {round}"
+            );
+        }
+        // Past the store's re-check interval, so the next round sees a fresh look at the path.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// An admin write fails with a store error instead of landing in a file nobody will read again.
+async fn writes_fail(gate: &KeyGate, existing: &str) {
+    let created = gate.create_key(NewKey::new("after-removal")).await;
+    assert!(
+        matches!(created, Err(KeyError::Store(StoreError::Unavailable(_)))),
+        "create_key: {created:?}"
+    );
+    let revoked = gate.revoke_key(existing).await;
+    assert!(
+        matches!(revoked, Err(KeyError::Store(StoreError::Unavailable(_)))),
+        "revoke_key: {revoked:?}"
+    );
+}
+
+/// keygate's ERROR events naming the file: exactly one, however many requests were refused.
+fn assert_logged_once(logs: &CapturedLogs, db: &TempDb) {
+    let path = db.path.display().to_string();
+    let lines: Vec<String> = logs
+        .lines_with(&path)
+        .into_iter()
+        .filter(|line| line.contains("ERROR keygate:"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+}
+
+#[tokio::test]
+async fn sqlite_file_removed_under_a_running_service_refuses_every_key() {
+    let logs = CapturedLogs::start();
+    let db = TempDb::new("removed");
+    let (gate, created) = gate_on_file(&db).await;
+
+    remove_files(&db);
+    refused_from_now_on(&gate, created.key.expose()).await;
+    writes_fail(&gate, &created.record.key_id).await;
+    refused_from_now_on(&gate, created.key.expose()).await;
+
+    for file in db.files() {
+        assert!(!file.exists(), "{} was created again", file.display());
+    }
+    assert_logged_once(&logs, &db);
+}
+
+#[tokio::test]
+async fn sqlite_file_replaced_under_a_running_service_stays_refused() {
+    let logs = CapturedLogs::start();
+    let db = TempDb::new("replaced");
+    let (gate, created) = gate_on_file(&db).await;
+
+    // Someone removes the file and a second service (or the command line) starts on the same
+    // path: a fresh keygate database, with keys of its own.
+    remove_files(&db);
+    let other = SqlStore::connect(&db.url()).await.unwrap();
+    let other_gate = KeyGate::builder()
+        .prefix("demo")
+        .store(other.clone())
+        .build();
+    let theirs = other_gate.create_key(NewKey::new("theirs")).await.unwrap();
+
+    // The first service answers neither from its old file nor from the new one: no key is
+    // admitted one moment and unknown the next.
+    refused_from_now_on(&gate, created.key.expose()).await;
+    refused_from_now_on(&gate, theirs.key.expose()).await;
+    writes_fail(&gate, &theirs.record.key_id).await;
+
+    // The new file is the second service's alone, untouched by the first.
+    assert!(other_gate.verify(theirs.key.expose()).await.is_ok());
+    assert!(other_gate.verify(created.key.expose()).await.is_err());
+    assert_eq!(
+        other_gate
+            .list_keys(&Default::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    other.close().await;
+    assert_logged_once(&logs, &db);
+}
+
+#[tokio::test]
+async fn sqlite_file_renamed_away_and_back_is_served_again() {
+    let db = TempDb::new("renamed");
+    let (gate, created) = gate_on_file(&db).await;
+    let away = TempDb::new("renamed-away");
+    let moves: Vec<_> = db.files().into_iter().zip(away.files()).collect();
+    for (here, there) in &moves {
+        if here.exists() {
+            std::fs::rename(here, there).unwrap();
+        }
+    }
+    refused_from_now_on(&gate, created.key.expose()).await;
+    for (here, there) in &moves {
+        if there.exists() {
+            std::fs::rename(there, here).unwrap();
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while gate.verify(created.key.expose()).await.is_err() {
+        assert!(Instant::now() < deadline, "the same file came back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -1,15 +1,21 @@
 //! Opening a database: URL, pool settings, the check that it is keygate's, and migration.
 
 use std::fmt;
+#[cfg(feature = "sqlite")]
+use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(feature = "postgres")]
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 #[cfg(feature = "sqlite")]
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePoolOptions, SqliteSynchronous};
 
+#[cfg(feature = "postgres")]
+use super::migrate::migrate_postgres;
+#[cfg(feature = "sqlite")]
+use super::migrate::migrate_sqlite;
+#[cfg(feature = "sqlite")]
+use super::watch::FileWatch;
 use super::{Pool, SqlStore};
 use crate::store::BoxError;
 
@@ -70,7 +76,8 @@ impl SqlStoreBuilder {
     }
 
     /// How long a request waits for a free connection (or a new one) before it is answered with
-    /// 503. Default 3 seconds.
+    /// 503. Default 3 seconds. Connecting to a new SQLite file waits as long (or the lock
+    /// timeout, if longer) for another process that is setting up the same file.
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
         self
@@ -122,6 +129,7 @@ impl SqlStoreBuilder {
 
     #[cfg(feature = "sqlite")]
     async fn connect_sqlite(self) -> Result<SqlStore, ConnectError> {
+        use sqlx::Connection;
         use std::str::FromStr;
 
         let options = SqliteConnectOptions::from_str(&self.url)
@@ -132,29 +140,70 @@ impl SqlStoreBuilder {
             check_sqlite_file(&path, &options).await?;
         }
         let options = options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(self.lock_timeout);
-        let mut pool = SqlitePoolOptions::new()
-            .max_connections(self.max_connections)
-            .acquire_timeout(self.acquire_timeout);
-        if in_memory {
-            // An in-memory database lives only as long as a connection to it.
-            pool = pool
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None);
+        // One connection sets the database up: it alone may create the file, it switches the file
+        // to WAL (a setting the file keeps, so the pool's connections need not repeat it), and it
+        // migrates under the write lock. Other processes starting at the same moment wait for
+        // it, up to the longer of the acquire and lock timeouts.
+        let setup_wait = self.acquire_timeout.max(self.lock_timeout);
+        let mut setup = SqliteConnection::connect_with(
+            &options
+                .clone()
+                .create_if_missing(true)
+                .busy_timeout(setup_wait),
+        )
+        .await
+        .map_err(|e| ConnectError::Unreachable(e.into()))?;
+        let store = async {
+            if !in_memory {
+                use_wal(&mut setup, setup_wait).await?;
+            }
+            migrate_sqlite(&mut setup).await?;
+            // The file as it is now: the store serves this file and no other.
+            let file = if in_memory {
+                None
+            } else {
+                let watch =
+                    FileWatch::new(&path).map_err(|e| ConnectError::Unreachable(e.into()))?;
+                Some(Arc::new(watch))
+            };
+            let mut pool = SqlitePoolOptions::new()
+                .max_connections(self.max_connections)
+                .acquire_timeout(self.acquire_timeout);
+            if in_memory {
+                // An in-memory database lives only as long as a connection to it.
+                pool = pool
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None);
+            }
+            if let Some(file) = &file {
+                // A new connection opens whatever is at the path: refuse it unless that is still
+                // the store's file. (sqlx retries a refused connection until the acquire timeout;
+                // by then the watch has recorded the change, so later calls fail at once.)
+                let file = file.clone();
+                pool = pool.after_connect(move |_, _| {
+                    let checked = file.check_now();
+                    Box::pin(async move {
+                        checked.map_err(|e| sqlx::Error::Io(std::io::Error::other(e.to_string())))
+                    })
+                });
+            }
+            // Only the setup connection may create the file: a pool connection opened after the
+            // file was removed must fail, not start an empty database at the path.
+            let pool = pool
+                .connect_with(options.create_if_missing(in_memory))
+                .await
+                .map_err(|e| ConnectError::Unreachable(e.into()))?;
+            Ok(SqlStore {
+                pool: Pool::Sqlite(pool),
+                file,
+            })
         }
-        let pool = pool
-            .connect_with(options)
-            .await
-            .map_err(|e| ConnectError::Unreachable(e.into()))?;
-        let store = SqlStore {
-            pool: Pool::Sqlite(pool),
-        };
-        store.migrate().await?;
-        Ok(store)
+        .await;
+        let _ = setup.close().await;
+        store
     }
 
     #[cfg(feature = "postgres")]
@@ -213,11 +262,12 @@ impl SqlStoreBuilder {
                     .into(),
             ));
         }
-        let store = SqlStore {
+        migrate_postgres(&pool).await?;
+        Ok(SqlStore {
             pool: Pool::Postgres(pool),
-        };
-        store.migrate().await?;
-        Ok(store)
+            #[cfg(feature = "sqlite")]
+            file: None,
+        })
     }
 }
 
@@ -237,6 +287,36 @@ fn is_plain_schema_name(schema: &str) -> bool {
 
 fn has(tables: &[String], name: &str) -> bool {
     tables.iter().any(|t| t == name)
+}
+
+/// Switches the database to WAL, so readers never wait for a writer. The switch needs a lock that
+/// SQLite does not wait for, so while another process holds one (it is setting the same file up),
+/// this tries again every few milliseconds for up to `wait`.
+#[cfg(feature = "sqlite")]
+async fn use_wal(conn: &mut SqliteConnection, wait: Duration) -> Result<(), ConnectError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(&mut *conn)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(error) if is_busy(&error) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(error) => return Err(ConnectError::Unreachable(error.into())),
+        }
+    }
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED (any extended code): someone else holds a lock.
+#[cfg(feature = "sqlite")]
+fn is_busy(error: &sqlx::Error) -> bool {
+    let code = match error {
+        sqlx::Error::Database(db) => db.code().and_then(|c| c.parse::<i32>().ok()),
+        _ => None,
+    };
+    matches!(code.map(|c| c & 0xff), Some(5 | 6))
 }
 
 /// Refuses, without writing a byte, an existing file that is not a keygate SQLite database.

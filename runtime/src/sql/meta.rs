@@ -30,7 +30,7 @@ impl SqlStore {
     /// # #[cfg(not(feature = "sqlite"))] fn main() {}
     /// ```
     pub async fn claim_key_prefix(&self, prefix: &str) -> Result<String, StoreError> {
-        on_pool!(self, |pool| sqlx::query(
+        on_pool!(write self, |pool| sqlx::query(
             "INSERT INTO keygate_meta (name, value) VALUES ('key_prefix', $1) \
              ON CONFLICT (name) DO NOTHING"
         )
@@ -69,7 +69,7 @@ impl SqlStore {
         let pairs: Vec<(&str, &str)> = scopes.iter().map(|s| (s.name, s.description)).collect();
         let value =
             serde_json::to_string(&pairs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        on_pool!(self, |pool| sqlx::query(
+        on_pool!(write self, |pool| sqlx::query(
             "INSERT INTO keygate_meta (name, value) VALUES ('declared_scopes', $1) \
              ON CONFLICT (name) DO UPDATE SET value = excluded.value"
         )

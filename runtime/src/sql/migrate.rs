@@ -4,7 +4,12 @@ use std::borrow::Cow;
 
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 
-use super::{ConnectError, SqlStore};
+#[cfg(feature = "postgres")]
+use sqlx::postgres::PgPool;
+#[cfg(feature = "sqlite")]
+use sqlx::{Connection, sqlite::SqliteConnection};
+
+use super::ConnectError;
 use crate::store::BoxFuture;
 
 /// The migrations, embedded in the binary: a deployed service needs no migration files.
@@ -37,14 +42,88 @@ impl MigrationSource<'static> for Embedded {
     }
 }
 
-impl SqlStore {
-    pub(super) async fn migrate(&self) -> Result<(), ConnectError> {
-        let migrator = Migrator::new(Embedded)
-            .await
-            .map_err(|e| ConnectError::Migrate(e.into()))?;
-        on_pool!(self, |pool| migrator
+async fn migrator() -> Result<Migrator, ConnectError> {
+    Migrator::new(Embedded)
+        .await
+        .map_err(|e| ConnectError::Migrate(e.into()))
+}
+
+/// Brings a PostgreSQL database up to date. sqlx's migrator holds an advisory lock while it
+/// runs, so instances starting together apply each migration once.
+#[cfg(feature = "postgres")]
+pub(super) fn migrate_postgres(pool: &PgPool) -> BoxFuture<'_, Result<(), ConnectError>> {
+    // Boxed, so the caller's future is `Send` (rustc cannot prove it through sqlx's `Acquire`).
+    Box::pin(async move {
+        migrator()
+            .await?
             .run(pool)
             .await
-            .map_err(|e| ConnectError::Migrate(e.into())))
-    }
+            .map_err(|e| ConnectError::Migrate(e.into()))
+    })
+}
+
+/// Brings a SQLite database up to date on `conn`, under SQLite's write lock.
+///
+/// On SQLite, sqlx's migrator takes no lock: two processes starting on a fresh file both find
+/// migration 1 unapplied, both run it, and the loser fails with `table … already exists`.
+/// `BEGIN IMMEDIATE` takes the write lock before the migrator looks, so looking and applying are
+/// one transaction: a second starter waits for the lock (the connection's `busy_timeout`) and then
+/// finds the work done. Retrying after a failure would converge too, but it has to guess which
+/// failures are the race, and meanwhile another starter's look at the file (`check_sqlite_file`)
+/// can catch a half-made schema (sqlx's history table without keygate's) and refuse the file as
+/// foreign. Under the lock, nobody ever sees a half-migrated database.
+///
+/// A database that is already up to date (every start but the first) is only read, without the
+/// lock, so a restart does not wait for a writer: the command line mid-change, or a transaction
+/// stuck in another program, which WAL readers never wait for.
+#[cfg(feature = "sqlite")]
+pub(super) fn migrate_sqlite(
+    conn: &mut SqliteConnection,
+) -> BoxFuture<'_, Result<(), ConnectError>> {
+    // Boxed, so the caller's future is `Send` (rustc cannot prove it through sqlx's `Acquire`).
+    Box::pin(async move {
+        let migrator = migrator().await?;
+        if sqlite_up_to_date(conn, &migrator).await {
+            return Ok(());
+        }
+        let mut tx = conn
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| ConnectError::Migrate(e.into()))?;
+        // sqlx runs each migration in a savepoint of this transaction. `run_direct` is `run` on a
+        // connection, without the `Acquire` bound that keeps this future from being `Send`.
+        migrator
+            .run_direct(&mut *tx)
+            .await
+            .map_err(|e| ConnectError::Migrate(e.into()))?;
+        tx.commit()
+            .await
+            .map_err(|e| ConnectError::Migrate(e.into()))
+    })
+}
+
+/// Whether the database's migration history is exactly the embedded migrations, all applied
+/// successfully. Anything else (no history yet, a missing or failed or unknown migration, an
+/// unreadable table) takes the locked path, where sqlx applies what is missing or says what is
+/// wrong.
+#[cfg(feature = "sqlite")]
+async fn sqlite_up_to_date(conn: &mut SqliteConnection, migrator: &Migrator) -> bool {
+    let applied: Vec<(i64, Vec<u8>, bool)> =
+        match sqlx::query_as("SELECT version, checksum, success FROM _sqlx_migrations")
+            .fetch_all(&mut *conn)
+            .await
+        {
+            Ok(applied) => applied,
+            Err(_) => return false,
+        };
+    let wanted: Vec<&Migration> = migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .collect();
+    applied.len() == wanted.len()
+        && wanted.iter().all(|m| {
+            applied.iter().any(|(version, checksum, success)| {
+                *version == m.version && *success && checksum[..] == m.checksum[..]
+            })
+        })
 }

@@ -6,8 +6,9 @@
 //!
 //! The module follows sqlx's own seams: [`connect`](SqlStoreBuilder) opens and checks the
 //! database, `migrate` brings its schema up to date, `row` maps rows to records by column name,
-//! `store` implements [`KeyStore`](crate::store::KeyStore), and `meta` holds the settings the
-//! service and the command line share.
+//! `store` implements [`KeyStore`](crate::store::KeyStore), `meta` holds the settings the
+//! service and the command line share, and `watch` notices a SQLite file removed or replaced
+//! under a running store.
 
 use std::fmt;
 use std::time::Duration;
@@ -21,15 +22,30 @@ use crate::store::StoreError;
 
 /// Runs `$body` with `$pool` bound to whichever pool the store has. The body is type-checked once
 /// per backend, so one statement text serves both.
+///
+/// First the store must still be usable (its SQLite file still the one it opened), else the
+/// enclosing function returns [`StoreError::Unavailable`]. `write` looks at the file before and
+/// after the body, and says unavailable if it went meanwhile: a write that landed in a removed
+/// file is lost, and is not reported as done.
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
-        match &$store.pool {
+        match $store.live()? {
             #[cfg(feature = "sqlite")]
             crate::sql::Pool::Sqlite($pool) => $body,
             #[cfg(feature = "postgres")]
             crate::sql::Pool::Postgres($pool) => $body,
         }
     };
+    (write $store:expr, |$pool:ident| $body:expr) => {{
+        let done = match $store.live_now()? {
+            #[cfg(feature = "sqlite")]
+            crate::sql::Pool::Sqlite($pool) => $body,
+            #[cfg(feature = "postgres")]
+            crate::sql::Pool::Postgres($pool) => $body,
+        };
+        $store.live_now()?;
+        done
+    }};
 }
 
 mod connect;
@@ -37,6 +53,8 @@ mod meta;
 mod migrate;
 mod row;
 mod store;
+#[cfg(feature = "sqlite")]
+mod watch;
 
 pub use connect::{ConnectError, SqlStoreBuilder};
 
@@ -46,6 +64,19 @@ pub use connect::{ConnectError, SqlStoreBuilder};
 /// Cloning is cheap and shares the connection pool. Every change is one statement or one
 /// transaction, so concurrent changes from several processes cannot undo each other. Put a
 /// [`CachedStore`](crate::CachedStore) in front of it so most requests never reach the database.
+///
+/// A SQLite file that is removed or replaced under a running store is noticed, not papered over:
+/// the store records the file's identity (device and inode on Unix) when it connects, and looks
+/// at the path whenever it opens a connection, before every write, and at most every 250 ms
+/// before a read. Once the file at the path is not the one it opened, every call fails with
+/// [`StoreError::Unavailable`] (requests get `503 key_store_unavailable`; cached keys until
+/// their cache entries expire) and one ERROR event (target `keygate`) names the path. The store
+/// never creates the file again: only connecting does. If the same file comes back (renamed
+/// away and back), the store serves again. A *different* file at the path (restored from a
+/// backup by copying, or created by another process after the removal) stays refused until the
+/// service restarts and connects to it: the store's connections may hold either file, and
+/// answering from both would admit a key one moment and not know it the next. In-memory
+/// databases have no file and none of this applies; neither does it to PostgreSQL.
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")]
@@ -62,6 +93,9 @@ pub use connect::{ConnectError, SqlStoreBuilder};
 #[derive(Clone)]
 pub struct SqlStore {
     pool: Pool,
+    /// The SQLite file this store opened; `None` in memory and on PostgreSQL.
+    #[cfg(feature = "sqlite")]
+    file: Option<std::sync::Arc<watch::FileWatch>>,
 }
 
 #[derive(Clone)]
@@ -83,7 +117,8 @@ impl fmt::Debug for SqlStore {
 
 impl SqlStore {
     /// Connects to `url` with the default settings, checks that the database is keygate's (or
-    /// empty), and migrates it. `sqlite://path/keys.db` creates the file if it is missing;
+    /// empty), and migrates it. `sqlite://path/keys.db` creates the file if it is missing (only
+    /// here: a running store never creates it again, see [`SqlStore`]);
     /// `sqlite::memory:` is a private in-memory database; `postgres://user@host/db` uses the
     /// server's database.
     ///
@@ -141,7 +176,30 @@ impl SqlStore {
 
     /// Closes every connection; later calls fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
-        on_pool!(self, |pool| pool.close().await)
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => pool.close().await,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// The pool, if the store's file (if any) was at its path when last looked at.
+    fn live(&self) -> Result<&Pool, StoreError> {
+        #[cfg(feature = "sqlite")]
+        if let Some(file) = &self.file {
+            file.check()?;
+        }
+        Ok(&self.pool)
+    }
+
+    /// The pool, if the store's file (if any) is at its path now.
+    fn live_now(&self) -> Result<&Pool, StoreError> {
+        #[cfg(feature = "sqlite")]
+        if let Some(file) = &self.file {
+            file.check_now()?;
+        }
+        Ok(&self.pool)
     }
 }
 

@@ -31,7 +31,7 @@ impl KeyStore for SqlStore {
     }
 
     async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
-        on_pool!(self, |pool| bind_record!(sqlx::query(INSERT), record)
+        on_pool!(write self, |pool| bind_record!(sqlx::query(INSERT), record)
             .execute(pool)
             .await
             .map(drop)
@@ -62,7 +62,7 @@ impl KeyStore for SqlStore {
     }
 
     async fn update(&self, key_id: &str, change: KeyChange) -> Result<ChangeOutcome, StoreError> {
-        let written = on_pool!(self, |pool| {
+        let written = on_pool!(write self, |pool| {
             // One transaction: the conditional statement, and for a rotation the new key's
             // insert, land together or not at all (dropping the transaction rolls it back).
             let mut tx = pool.begin().await.map_err(store_error)?;
@@ -143,7 +143,7 @@ impl KeyStore for SqlStore {
         if uses.is_empty() {
             return Ok(());
         }
-        on_pool!(self, |pool| {
+        on_pool!(write self, |pool| {
             let mut tx = pool.begin().await.map_err(store_error)?;
             for (key_id, at) in uses {
                 sqlx::query(

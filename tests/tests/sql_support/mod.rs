@@ -233,3 +233,48 @@ pub fn secret_of(key: &str, prefix: &str, key_id: &str) -> String {
         .expect("key text starts with prefix and id")
         .to_owned()
 }
+
+/// Every event logged by the test binary, formatted, from the first [`CapturedLogs::start`] on.
+/// One subscriber for the whole binary (a per-thread one can miss events while other tests
+/// register and drop theirs); tests pick their own lines out by something unique to them.
+pub struct CapturedLogs;
+
+struct CaptureWriter;
+
+fn captured() -> &'static std::sync::Mutex<Vec<u8>> {
+    static TEXT: std::sync::OnceLock<std::sync::Mutex<Vec<u8>>> = std::sync::OnceLock::new();
+    TEXT.get_or_init(Default::default)
+}
+
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        captured().lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLogs {
+    pub fn start() -> Self {
+        static INIT: std::sync::Once = std::sync::Once::new();
+        INIT.call_once(|| {
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
+                .with_writer(|| CaptureWriter)
+                .init();
+        });
+        CapturedLogs
+    }
+
+    /// The lines logged so far that contain `needle`.
+    pub fn lines_with(&self, needle: &str) -> Vec<String> {
+        String::from_utf8_lossy(&captured().lock().unwrap())
+            .lines()
+            .filter(|line| line.contains(needle))
+            .map(str::to_owned)
+            .collect()
+    }
+}
