@@ -210,15 +210,7 @@ async fn a_start_while_another_process_holds_the_write_lock_succeeds() {
     let created = gate.create_key(NewKey::new("before")).await.unwrap();
     store.close().await;
 
-    let mut locker = sqlx::SqliteConnection::connect(&db.url()).await.unwrap();
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut locker)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE keygate_meta SET value = value")
-        .execute(&mut locker)
-        .await
-        .unwrap();
+    let mut locker = sql_support::hold_write_lock(&db.url()).await;
 
     let started = std::time::Instant::now();
     let again = SqlStore::builder(db.url())

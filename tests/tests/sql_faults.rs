@@ -93,15 +93,7 @@ async fn sqlite_write_locked_by_another_process_answers_503_then_recovers() {
     // Another program holds the write lock (a stuck transaction). SQLite in WAL mode, as keygate
     // runs it, holds a shared lock per open connection, so no one can lock readers out; writes
     // are what a lock stops.
-    let mut locker = sqlx::SqliteConnection::connect(&db.url()).await.unwrap();
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut locker)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE keygate_meta SET value = value")
-        .execute(&mut locker)
-        .await
-        .unwrap();
+    let mut locker = sql_support::hold_write_lock(&db.url()).await;
 
     assert_fast_503(create_key(&base, &keys.admin).await);
     // Verification only reads, and WAL readers never wait for a writer.

@@ -278,3 +278,18 @@ impl CapturedLogs {
             .collect()
     }
 }
+
+/// A connection of another program holding the SQLite write lock (a stuck transaction) until it
+/// is rolled back or dropped.
+pub async fn hold_write_lock(url: &str) -> sqlx::SqliteConnection {
+    let mut locker = sqlx::SqliteConnection::connect(url).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE keygate_meta SET value = value")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    locker
+}
