@@ -348,3 +348,45 @@ fn problem_schema() -> Schema {
         .required("code")
         .into()
 }
+
+#[cfg(test)]
+mod tests {
+    use utoipa::openapi::OpenApiBuilder;
+
+    use crate::KeyGate;
+
+    /// The security schemes `secure` documents for `gate`, as JSON.
+    fn documented(gate: &KeyGate) -> serde_json::Value {
+        let mut doc = OpenApiBuilder::new().build();
+        super::secure(gate, &mut doc);
+        serde_json::to_value(&doc).unwrap()["components"]["securitySchemes"].clone()
+    }
+
+    #[test]
+    fn each_enabled_source_is_documented_and_no_other() {
+        let bearer_only = documented(&KeyGate::builder().no_header().build());
+        assert_eq!(bearer_only["bearer"]["scheme"], "bearer");
+        assert!(bearer_only.get("api_key").is_none(), "{bearer_only}");
+        assert!(bearer_only.get("api_key_query").is_none());
+        assert!(bearer_only.get("api_key_cookie").is_none());
+
+        let every = documented(
+            &KeyGate::builder()
+                .header("X-Tenant-Key")
+                .query_param("key")
+                .cookie("session_key")
+                .build(),
+        );
+        assert_eq!(every["api_key"]["in"], "header");
+        assert_eq!(every["api_key"]["name"], "X-Tenant-Key");
+        assert_eq!(every["bearer"]["scheme"], "bearer");
+        assert_eq!(every["api_key_query"]["in"], "query");
+        assert_eq!(every["api_key_query"]["name"], "key");
+        assert_eq!(every["api_key_cookie"]["in"], "cookie");
+        assert_eq!(every["api_key_cookie"]["name"], "session_key");
+
+        let header_only = documented(&KeyGate::builder().bearer(false).build());
+        assert_eq!(header_only["api_key"]["name"], "X-API-Key");
+        assert!(header_only.get("bearer").is_none(), "{header_only}");
+    }
+}
