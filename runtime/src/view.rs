@@ -96,7 +96,8 @@ impl KeyView {
             metadata: record.metadata.clone(),
             state: record.state_at(now),
             created_at: whole_seconds_utc(record.created_at),
-            expires_at: record.expires_at.map(whole_seconds_utc),
+            // Rounded up, so a view never shows an expiry that has passed beside `active`.
+            expires_at: record.expires_at.map(whole_seconds_utc_up),
             revoked_at: record.revoked_at.map(whole_seconds_utc),
             last_used_at: record.last_used_at.map(whole_seconds_utc),
             rotated_from: record.rotated_from.clone(),
@@ -114,6 +115,16 @@ impl From<&KeyRecord> for KeyView {
 
 /// `at` in UTC without its fraction of a second. A record fresh from creation carries
 /// nanoseconds and one read back from SQL milliseconds; shown, both must read the same.
+/// `at` in UTC, rounded up to the next whole second unless it is one already.
+fn whole_seconds_utc_up(at: OffsetDateTime) -> OffsetDateTime {
+    let down = whole_seconds_utc(at);
+    if down < at {
+        down + time::Duration::SECOND
+    } else {
+        down
+    }
+}
+
 fn whole_seconds_utc(at: OffsetDateTime) -> OffsetDateTime {
     let utc = at.to_offset(UtcOffset::UTC);
     utc.replace_nanosecond(0).unwrap_or(utc)
@@ -168,5 +179,21 @@ mod openapi {
                 "`active`, `expired` or `revoked`, when the view was made",
             ))
             .build()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::OffsetDateTime;
+
+    use super::{whole_seconds_utc, whole_seconds_utc_up};
+
+    #[test]
+    fn an_expiry_is_never_shown_earlier_than_it_is() {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_400_000_000).unwrap();
+        assert_eq!(whole_seconds_utc(at).unix_timestamp(), 1_700_000_000);
+        assert_eq!(whole_seconds_utc_up(at).unix_timestamp(), 1_700_000_001);
+        let whole = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        assert_eq!(whole_seconds_utc_up(whole), whole);
     }
 }

@@ -272,7 +272,7 @@ async fn the_admin_routes_document_every_answer_and_rule() {
     );
     assert_eq!(
         statuses("delete", "/admin/keys/{id}"),
-        ["200", "401", "403", "404", "503"]
+        ["200", "400", "401", "403", "404", "503"]
     );
 
     // The limits are keygate's own.

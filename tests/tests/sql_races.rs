@@ -97,6 +97,44 @@ async fn races<S: KeyStore>(name: &str, probe: Probe<S>) {
     );
     assert!(gate.verify(won[0].key.expose()).await.is_ok());
 
+    // Lifting the expiry of a key in its grace period would leave it live beside its successor.
+    let lifted = gate.set_key_expiry(&id, None).await;
+    assert!(
+        matches!(lifted, Err(KeyError::Rotated(_))),
+        "{name}: {lifted:?}"
+    );
+
+    // A scope change that lands between the rotation's read and its write: the successor would
+    // copy scopes the key no longer holds, so the rotation fails instead.
+    let narrowed = gate
+        .create_key(NewKey::new("narrowed").scopes(["admin", "items:read"]))
+        .await
+        .unwrap();
+    let id = narrowed.record.key_id.clone();
+    let held = probe.stall.lock().await;
+    let reads = probe.reads.load(Ordering::SeqCst);
+    let rotation = tokio::spawn({
+        let (gate, id) = (gate.clone(), id.clone());
+        async move { gate.rotate_key(&id, grace).await }
+    });
+    until_reads(&probe, reads + 1).await;
+    let narrow = KeyChange::SetScopes(vec!["items:read".to_owned()]);
+    assert_eq!(
+        probe.inner.update(&id, narrow).await.unwrap(),
+        ChangeOutcome::Applied
+    );
+    drop(held);
+    let outcome = rotation.await.unwrap();
+    assert!(
+        matches!(outcome, Err(KeyError::Conflict(_))),
+        "{name}: no successor with the scopes taken away, got {outcome:?}"
+    );
+    assert_eq!(
+        successors_of(&probe, &id).await,
+        0,
+        "{name}: nothing written"
+    );
+
     // An expired key is not rotated into a fresh one.
     let stale = gate.create_key(NewKey::new("stale")).await.unwrap();
     let past = OffsetDateTime::now_utc() - time::Duration::minutes(1);

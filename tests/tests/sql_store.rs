@@ -232,6 +232,7 @@ async fn suite<S: KeyStore>(name: &str, store: Probe<S>) {
     // a failed rotation writes nothing
     let rotation = |replacement: KeyRecord| KeyChange::Rotate {
         replacement: Box::new(replacement),
+        expected_scopes: newer.record.scopes.clone(),
         old_expires_at: OffsetDateTime::now_utc(),
         at: OffsetDateTime::now_utc(),
     };

@@ -8,7 +8,7 @@ mod types;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use keygate::duration::parse_duration;
@@ -160,9 +160,10 @@ async fn list_keys(
 async fn rotate_key(
     State(gate): State<KeyGate>,
     caller: ApiKey,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<CreatedKeyView>), AdminError> {
+    let Path(id) = id?;
     let body = body?;
     let request = if body.iter().all(u8::is_ascii_whitespace) {
         RotateRequest::default()
@@ -179,8 +180,10 @@ async fn rotate_key(
     };
     let grace = duration(request.grace.as_deref())?.unwrap_or_default();
     // The successor holds the old key's scopes, so the caller must be able to grant them.
-    may_grant(&gate, &caller, &gate.get_key(&id).await?.scopes)?;
-    let created = gate.rotate_key(&id, grace).await?;
+    let old = gate.get_key(&id).await?;
+    may_grant(&gate, &caller, &old.scopes)?;
+    // The successor gets exactly the scopes checked here, or the rotation fails (409).
+    let created = gate.rotate_record(&old, grace).await?;
     Ok((StatusCode::CREATED, Json(CreatedKeyView::from(&created))))
 }
 
@@ -190,14 +193,16 @@ async fn rotate_key(
     params(("id" = String, Path, description = "The key id")),
     responses(
         (status = 200, description = "The revoked key's record", body = KeyView),
+        (status = 400, description = "The key id in the path is not valid text (`malformed_request`)"),
         (status = 404, description = "No such key (`key_not_found`)")
     )
 )]
 #[require_api_key(scopes = "admin")]
 async fn revoke_key(
     State(gate): State<KeyGate>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<KeyView>, AdminError> {
+    let Path(id) = id?;
     let record = gate.revoke_key(&id).await?;
     Ok(Json(KeyView::from(&record)))
 }

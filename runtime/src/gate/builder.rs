@@ -93,6 +93,8 @@ impl KeyGateBuilder {
 
     /// A server-held secret mixed into every stored hash (HMAC-SHA-256). Keys created without a
     /// pepper keep working after one is added.
+    ///
+    /// Use at least 32 random bytes from a secret store; an empty pepper is refused at start-up.
     pub fn pepper(mut self, pepper: impl AsRef<[u8]>) -> Self {
         self.pepper = Some(pepper.as_ref().to_vec());
         self
@@ -195,6 +197,14 @@ impl KeyGateBuilder {
                 self.prefix
             )));
         }
+        if self.pepper.as_ref().is_some_and(Vec::is_empty) {
+            // An HMAC under an empty key is computable by anyone: it would pass for a pepper
+            // (and satisfy strict_pepper) while protecting nothing. Usually an environment
+            // variable that is set but empty.
+            return Err(ConfigError(
+                "the pepper is empty; leave it unset, or use at least 32 random bytes".into(),
+            ));
+        }
         let hasher = SecretHasher::new(self.pepper.as_deref());
         if self.strict_pepper && !hasher.is_peppered() {
             return Err(ConfigError(
@@ -293,6 +303,8 @@ mod tests {
             let error = refused(KeyGate::builder().realm(realm));
             assert!(error.contains("realm"), "{realm:?}: {error}");
         }
+        let error = refused(KeyGate::builder().pepper(b"").strict_pepper(true));
+        assert!(error.contains("pepper is empty"), "{error}");
         let error = refused(KeyGate::builder().realm("a\nb"));
         assert!(error.contains("realm"), "{error}");
     }

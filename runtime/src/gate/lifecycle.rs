@@ -156,8 +156,26 @@ impl KeyGate {
     /// the same key with [`KeyError::Rotated`]. The check and the write are one conditional write
     /// in the store, so a revocation or rotation racing this one (from another process, say)
     /// cannot leave a live successor behind.
+    ///
+    /// The successor copies the scopes read here; if the key's scopes change before the rotation
+    /// is written, it fails with [`KeyError::Conflict`] rather than mint a successor with scopes
+    /// the key no longer holds.
     pub async fn rotate_key(&self, key_id: &str, grace: Duration) -> Result<CreatedKey, KeyError> {
         let old = self.get_key(key_id).await?;
+        self.rotate_record(&old, grace).await
+    }
+
+    /// Rotates the key `old` as it was read earlier: like [`rotate_key`](Self::rotate_key), but
+    /// the successor copies exactly `old`'s scopes, and the rotation fails with
+    /// [`KeyError::Conflict`] unless the stored key still holds them when it is written. A caller
+    /// that checked something about `old` (that it may grant its scopes, say) knows the successor
+    /// is what it checked.
+    pub async fn rotate_record(
+        &self,
+        old: &KeyRecord,
+        grace: Duration,
+    ) -> Result<CreatedKey, KeyError> {
+        let key_id = old.key_id.as_str();
         // The declaration may have changed since the old key was made.
         self.validate_grants(&old.scopes)?;
         let now = OffsetDateTime::now_utc();
@@ -181,6 +199,7 @@ impl KeyGate {
         record.rotated_from = Some(old.key_id.clone());
         let change = KeyChange::Rotate {
             replacement: Box::new(record.clone()),
+            expected_scopes: old.scopes.clone(),
             old_expires_at,
             at: now,
         };

@@ -75,7 +75,7 @@ impl KeyStore for SqlStore {
                 .bind(millis(*at)),
                 KeyChange::SetExpiry(expires_at) => sqlx::query(
                     "UPDATE keygate_keys SET expires_at = $2 \
-                     WHERE key_id = $1 AND revoked_at IS NULL",
+                     WHERE key_id = $1 AND revoked_at IS NULL AND rotated_to IS NULL",
                 )
                 .bind(key_id)
                 .bind(expires_at.map(millis)),
@@ -86,7 +86,7 @@ impl KeyStore for SqlStore {
                 .bind(json(scopes)),
                 KeyChange::Rehash { from, to } => sqlx::query(
                     "UPDATE keygate_keys SET hash_version = $2, hash = $3 \
-                     WHERE key_id = $1 AND hash_version = $4 AND hash = $5",
+                     WHERE key_id = $1 AND hash_version = $4 AND lower(hash) = $5",
                 )
                 .bind(key_id)
                 .bind(to.version.as_i64())
@@ -95,6 +95,7 @@ impl KeyStore for SqlStore {
                 .bind(from.digest_hex()),
                 KeyChange::Rotate {
                     replacement,
+                    expected_scopes,
                     old_expires_at,
                     at,
                 } => sqlx::query(
@@ -102,12 +103,13 @@ impl KeyStore for SqlStore {
                      expires_at = CASE WHEN expires_at IS NULL OR expires_at > $3 THEN $3 \
                      ELSE expires_at END \
                      WHERE key_id = $1 AND revoked_at IS NULL AND rotated_to IS NULL \
-                     AND (expires_at IS NULL OR expires_at > $4)",
+                     AND (expires_at IS NULL OR expires_at > $4) AND scopes = $5",
                 )
                 .bind(key_id)
                 .bind(replacement.key_id.as_str())
                 .bind(millis(*old_expires_at))
-                .bind(millis(*at)),
+                .bind(millis(*at))
+                .bind(json(expected_scopes)),
             };
             let rows = query
                 .execute(&mut *tx)
@@ -135,7 +137,10 @@ impl KeyStore for SqlStore {
         // was still judged at its own moment.
         Ok(match self.fetch(key_id).await? {
             None => ChangeOutcome::NotFound,
-            Some(record) => change.refusal(&record).unwrap_or(ChangeOutcome::Expired),
+            Some(record) => change.refusal(&record).unwrap_or(match change {
+                KeyChange::Rehash { .. } => ChangeOutcome::Superseded,
+                _ => ChangeOutcome::Expired,
+            }),
         })
     }
 

@@ -25,7 +25,9 @@ pub enum KeyChange {
         /// When the key was revoked.
         at: OffsetDateTime,
     },
-    /// Sets or clears the expiry. Refused on a revoked key.
+    /// Sets or clears the expiry. Refused on a revoked key, and on a rotated one (its expiry is
+    /// the end of its grace period, which must not be lifted beside its successor). Allowed on an
+    /// expired key: setting a later expiry brings it back.
     SetExpiry(Option<OffsetDateTime>),
     /// Replaces the granted scopes. Refused on a revoked key.
     SetScopes(Vec<String>),
@@ -45,6 +47,11 @@ pub enum KeyChange {
     Rotate {
         /// The new key's record.
         replacement: Box<KeyRecord>,
+        /// The scopes the replacement copied: the rotation is refused as
+        /// [`ChangeOutcome::Superseded`] if the key holds others by the time it is written, so a
+        /// scope change racing the rotation never leaves the successor with scopes the key no
+        /// longer has.
+        expected_scopes: Vec<String>,
         /// When the old key stops working: now plus the grace period.
         old_expires_at: OffsetDateTime,
         /// The moment the rotation is judged at.
@@ -92,17 +99,32 @@ impl KeyChange {
             KeyChange::Rehash { from, .. } => {
                 (record.hash != *from).then_some(ChangeOutcome::Superseded)
             }
-            KeyChange::SetExpiry(_) | KeyChange::SetScopes(_) => record
+            KeyChange::SetScopes(_) => record
                 .revoked_at
                 .is_some()
                 .then_some(ChangeOutcome::Revoked),
-            KeyChange::Rotate { at, .. } => {
+            KeyChange::SetExpiry(_) => {
+                if record.revoked_at.is_some() {
+                    Some(ChangeOutcome::Revoked)
+                } else if record.rotated_to.is_some() {
+                    Some(ChangeOutcome::Rotated)
+                } else {
+                    None
+                }
+            }
+            KeyChange::Rotate {
+                at,
+                expected_scopes,
+                ..
+            } => {
                 if record.revoked_at.is_some() {
                     Some(ChangeOutcome::Revoked)
                 } else if record.rotated_to.is_some() {
                     Some(ChangeOutcome::Rotated)
                 } else if record.expires_at.is_some_and(|e| e <= *at) {
                     Some(ChangeOutcome::Expired)
+                } else if record.scopes != *expected_scopes {
+                    Some(ChangeOutcome::Superseded)
                 } else {
                     None
                 }

@@ -64,6 +64,14 @@ impl KeyStore for MemoryStore {
         // A panic while holding the lock cannot leave a half-written record (records are swapped
         // whole), so a poisoned lock is safe to keep using.
         let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
+        let Some(record) = records.get(key_id) else {
+            return Ok(ChangeOutcome::NotFound);
+        };
+        if let Some(refusal) = change.refusal(record) {
+            return Ok(refusal);
+        }
+        // Checked after the refusals, as the SQL stores do: their insert comes after the
+        // conditional update.
         if let Some(created) = change.created_key_id()
             && records.contains_key(created)
         {
@@ -72,9 +80,6 @@ impl KeyStore for MemoryStore {
         let Some(record) = records.get_mut(key_id) else {
             return Ok(ChangeOutcome::NotFound);
         };
-        if let Some(refusal) = change.refusal(record) {
-            return Ok(refusal);
-        }
         if let Some(created) = change.apply(Arc::make_mut(record)) {
             records.insert(created.key_id.clone(), Arc::new(created));
         }
