@@ -141,10 +141,16 @@ impl SecretHasher {
         }
     }
 
+    /// Whether a key stored as `stored` should be upgraded once its secret matches: this hasher
+    /// has a pepper and `stored` was made without one.
+    pub(crate) fn would_upgrade(&self, stored: &KeyHash) -> bool {
+        stored.version == HashVersion::Sha256 && self.peppered.is_some()
+    }
+
     /// The hash `secret` should be stored under instead of `stored`, when this hasher has a
     /// pepper and `stored` was made without one. Call it only once `secret` has matched.
     pub(crate) fn upgrade(&self, stored: &KeyHash, secret: &str) -> Option<KeyHash> {
-        if stored.version == HashVersion::Sha256 && self.peppered.is_some() {
+        if self.would_upgrade(stored) {
             Some(self.hash_new(secret))
         } else {
             None

@@ -224,6 +224,7 @@ impl KeyGateBuilder {
                 sources,
                 hasher,
                 strict_pepper: self.strict_pepper,
+                upgrading: Default::default(),
                 usage: Usage::new(store.clone(), self.flush_interval),
                 store,
                 rendering: Arc::new(Rendering {

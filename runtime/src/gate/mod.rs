@@ -54,6 +54,8 @@ pub(crate) struct Inner {
     pub(crate) hasher: SecretHasher,
     /// Refuse keys whose stored hash is not peppered.
     pub(crate) strict_pepper: bool,
+    /// Key ids whose hash upgrade is in flight, or failed a short while ago.
+    pub(crate) upgrading: std::sync::Mutex<std::collections::HashSet<String>>,
     pub(crate) store: Arc<dyn DynStore>,
     pub(crate) rendering: Arc<Rendering>,
     pub(crate) usage: Usage,

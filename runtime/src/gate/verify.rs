@@ -1,5 +1,7 @@
 //! Admitting a request: find the key, check it, check its scopes, log the decision.
 
+use std::sync::PoisonError;
+
 use axum::extract::MatchedPath;
 use axum::http::request::Parts;
 use time::OffsetDateTime;
@@ -26,6 +28,9 @@ impl<'a> Failure<'a> {
         Failure { kind, key_id }
     }
 }
+
+/// How long a key whose hash upgrade failed waits before the next try.
+const UPGRADE_RETRY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The identity a gate verified for a request, tagged with that gate.
 #[derive(Clone)]
@@ -101,8 +106,8 @@ impl KeyGate {
         }
         match self.inner.hasher.matches(&record.hash, parsed.secret) {
             Some(true) => {
-                if let Some(upgraded) = self.inner.hasher.upgrade(&record.hash, parsed.secret) {
-                    self.upgrade_hash(parsed.key_id, &record.hash, upgraded);
+                if self.inner.hasher.would_upgrade(&record.hash) {
+                    self.upgrade_hash(parsed.key_id, &record.hash, parsed.secret);
                 }
             }
             Some(false) => return Err(Failure::new(RejectionKind::Invalid, id)),
@@ -131,31 +136,61 @@ impl KeyGate {
     /// Stores the peppered hash of a key found with a plain one, in the background: the request
     /// does not wait, and the write is conditional on the old hash, so racing upgrades (or a
     /// rotation) are never overwritten.
-    fn upgrade_hash(&self, key_id: &str, from: &KeyHash, to: KeyHash) {
+    ///
+    /// One upgrade per key at a time; after a failed one, the key waits a while before the next
+    /// try, so a store that refuses writes is not asked again on every request.
+    fn upgrade_hash(&self, key_id: &str, from: &KeyHash, secret: &str) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let store = self.inner.store.clone();
+        {
+            let mut upgrading = self
+                .inner
+                .upgrading
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if !upgrading.insert(key_id.to_owned()) {
+                return;
+            }
+        }
+        let Some(to) = self.inner.hasher.upgrade(from, secret) else {
+            // Only reached when `would_upgrade` was false: nothing to do, nothing to hold.
+            self.inner
+                .upgrading
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(key_id);
+            return;
+        };
+        let inner = self.inner.clone();
         let key_id = key_id.to_owned();
         let change = KeyChange::Rehash {
             from: from.clone(),
             to,
         };
         runtime.spawn(async move {
-            match store.update(&key_id, change).await {
+            match inner.store.update(&key_id, change).await {
                 Ok(ChangeOutcome::Applied) => tracing::info!(
                     target: "keygate",
                     key_id,
                     "upgraded the key's stored hash to the peppered scheme"
                 ),
                 Ok(_) => {}
-                Err(error) => tracing::warn!(
-                    target: "keygate",
-                    key_id,
-                    %error,
-                    "could not upgrade the key's stored hash; will retry on its next use"
-                ),
+                Err(error) => {
+                    tracing::warn!(
+                        target: "keygate",
+                        key_id,
+                        %error,
+                        "could not upgrade the key's stored hash; will retry in a minute"
+                    );
+                    tokio::time::sleep(UPGRADE_RETRY).await;
+                }
             }
+            inner
+                .upgrading
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&key_id);
         });
     }
 
