@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use keygate::record::KeyFilter;
 use keygate::store::{ChangeOutcome, KeyChange, KeyStore};
-use keygate::{KeyError, KeyGate, MemoryStore, NewKey};
+use keygate::{CreatedKey, KeyError, KeyGate, MemoryStore, NewKey};
 use sql_support::{PgSchema, Probe, TempDb};
 use time::OffsetDateTime;
 
@@ -27,32 +27,45 @@ async fn successors_of<S: KeyStore>(probe: &Probe<S>, key_id: &str) -> usize {
         .count()
 }
 
+const GRACE: Duration = Duration::from_secs(3600);
+
+/// Rotates `id` while `change` lands between the rotation's read of the key and its write: the
+/// rotation is held inside the store's lookup, the change is written past it, then both go on.
+async fn rotate_while<S: KeyStore>(
+    probe: &Probe<S>,
+    gate: &KeyGate,
+    id: &str,
+    change: KeyChange,
+) -> Result<CreatedKey, KeyError> {
+    let held = probe.stall.lock().await;
+    let reads = probe.reads.load(Ordering::SeqCst);
+    let rotation = tokio::spawn({
+        let (gate, id) = (gate.clone(), id.to_owned());
+        async move { gate.rotate_key(&id, GRACE).await }
+    });
+    until_reads(probe, reads + 1).await;
+    assert_eq!(
+        probe.inner.update(id, change).await.unwrap(),
+        ChangeOutcome::Applied
+    );
+    drop(held);
+    rotation.await.unwrap()
+}
+
 async fn races<S: KeyStore>(name: &str, probe: Probe<S>) {
     let gate = KeyGate::builder()
         .prefix("race")
         .store(probe.clone())
         .build();
-    let grace = Duration::from_secs(3600);
+    let grace = GRACE;
 
     // A revocation that lands between the rotation's read and its write wins.
     let victim = gate.create_key(NewKey::new("victim")).await.unwrap();
     let id = victim.record.key_id.clone();
-    let held = probe.stall.lock().await;
-    let reads = probe.reads.load(Ordering::SeqCst);
-    let rotation = tokio::spawn({
-        let (gate, id) = (gate.clone(), id.clone());
-        async move { gate.rotate_key(&id, grace).await }
-    });
-    until_reads(&probe, reads + 1).await;
     let revoke = KeyChange::Revoke {
         at: OffsetDateTime::now_utc(),
     };
-    assert_eq!(
-        probe.inner.update(&id, revoke).await.unwrap(),
-        ChangeOutcome::Applied
-    );
-    drop(held);
-    let outcome = rotation.await.unwrap();
+    let outcome = rotate_while(&probe, &gate, &id, revoke).await;
     assert!(
         matches!(outcome, Err(KeyError::Revoked(_))),
         "{name}: a revoked key gets no successor, got {outcome:?}"
@@ -111,20 +124,8 @@ async fn races<S: KeyStore>(name: &str, probe: Probe<S>) {
         .await
         .unwrap();
     let id = narrowed.record.key_id.clone();
-    let held = probe.stall.lock().await;
-    let reads = probe.reads.load(Ordering::SeqCst);
-    let rotation = tokio::spawn({
-        let (gate, id) = (gate.clone(), id.clone());
-        async move { gate.rotate_key(&id, grace).await }
-    });
-    until_reads(&probe, reads + 1).await;
     let narrow = KeyChange::SetScopes(vec!["items:read".to_owned()]);
-    assert_eq!(
-        probe.inner.update(&id, narrow).await.unwrap(),
-        ChangeOutcome::Applied
-    );
-    drop(held);
-    let outcome = rotation.await.unwrap();
+    let outcome = rotate_while(&probe, &gate, &id, narrow).await;
     assert!(
         matches!(outcome, Err(KeyError::Conflict(_))),
         "{name}: no successor with the scopes taken away, got {outcome:?}"
