@@ -1,15 +1,19 @@
 //! [`CachedStore`]: a moka cache in front of any [`KeyStore`].
 
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use moka::sync::Cache;
 use time::OffsetDateTime;
 
 use crate::record::{KeyFilter, KeyRecord};
-use crate::store::{ChangeOutcome, KeyChange, KeyStore, StoreError};
+use crate::store::{
+    Announcement, ChangeFeed, ChangeOutcome, FeedSink, KeyChange, KeyStore, StoreError,
+};
 
 /// A cache in front of a [`KeyStore`], so most verifications never reach the database.
 ///
@@ -18,9 +22,18 @@ use crate::store::{ChangeOutcome, KeyChange, KeyStore, StoreError};
 ///   unknown keys costs at most one store query per id per period.
 /// - Concurrent misses for one id share a single store query.
 /// - Every change made through this store (create, revoke, rotate, scopes, expiry) drops the
-///   affected entries at once, so it takes effect immediately in this process. A change made by
-///   another process (the `keygate` command line, another instance) takes effect here within the
-///   time-to-live.
+///   affected entries at once, so it takes effect immediately in this process.
+/// - A change made by another process (the `keygate` command line, another instance) takes
+///   effect as soon as the store announces it, when the store has a [`ChangeFeed`]
+///   ([`SqlStore`](crate::SqlStore) does: PostgreSQL notifications, or a SQLite change log
+///   looked at every 100 ms). The feed runs on the tokio runtime the cache is built in (or first
+///   used in). If the feed loses its connection, the cache drops everything it holds, and again
+///   once the feed listens again; changes made while it was down take effect within the
+///   time-to-live, which stays the last line of defence. Without a feed, within the time-to-live.
+/// - With a feed, the cache also keeps a fingerprint of every key id the store holds, so a
+///   well-formed key whose id the store never issued is refused without a query: a flood of
+///   made-up ids never reaches the database. (A key created by another process is known here
+///   once its creation is announced.)
 /// - Store errors are never cached: the next request asks the store again.
 ///
 /// ```
@@ -40,7 +53,22 @@ use crate::store::{ChangeOutcome, KeyChange, KeyStore, StoreError};
 /// # }
 /// ```
 pub struct CachedStore<S> {
-    inner: S,
+    inner: Arc<S>,
+    /// What the cache holds, shared with the feed's handler.
+    held: Arc<Held>,
+    /// Lookups in flight: concurrent misses for one id wait on the first one's query. An entry
+    /// lives only until its result has moved to `found`.
+    /// Keyed by id and `epoch`, so a lookup that starts after a change never joins one that
+    /// started before it.
+    loading: moka::future::Cache<(String, u64), Arc<KeyRecord>>,
+    /// The store's feed, when the cache was built outside a tokio runtime: started by the first
+    /// lookup. `feed_waiting` says whether there is one, so lookups need not take the lock.
+    waiting_feed: Mutex<Option<ChangeFeed>>,
+    feed_waiting: AtomicBool,
+}
+
+/// The cache's contents: what lookups read, and what announcements invalidate.
+struct Held {
     /// Found records. Two caches with a fixed time-to-live each, rather than one with
     /// per-entry expiry, keep a hit to a single plain lookup; synchronous caches, because a hit
     /// never waits and moka's synchronous read path costs about a third less than its async one.
@@ -52,22 +80,80 @@ pub struct CachedStore<S> {
     found: Cache<String, Arc<KeyRecord>, foldhash::fast::RandomState>,
     /// Ids the store does not know.
     unknown: Cache<String, ()>,
-    /// Lookups in flight: concurrent misses for one id wait on the first one's query. An entry
-    /// lives only until its result has moved to `found`.
-    /// Keyed by id and `epoch`, so a lookup that starts after a change never joins one that
-    /// started before it.
-    loading: moka::future::Cache<(String, u64), Arc<KeyRecord>>,
     /// Counts invalidations. A lookup notes it before asking the store; if it moved by the time
     /// the answer is cached, a change may have landed in between, and the answer is dropped
     /// from the cache again rather than left there for a whole time-to-live.
     epoch: AtomicU64,
+    /// Every id the store holds, when the store announces its changes.
+    ids: KnownIds,
+}
+
+/// Fingerprints of every key id the store holds: 8 bytes a key, not the ids. A fingerprint is a
+/// hash under a key chosen at random when the cache is built, so nobody can aim an unknown id at a
+/// known one's fingerprint; a chance match costs only the query the set exists to save.
+///
+/// The set only grows (an announcement does not say whether a key was added or deleted, and a
+/// deleted id costs just a query); it is complete from the moment a full listing, started after
+/// the feed began listening, is merged in, until the feed is lost.
+struct KnownIds {
+    enabled: bool,
+    complete: AtomicBool,
+    /// Moves at every `Lost` and `Listening`: a listing started before the last one does not
+    /// mark the set complete.
+    generation: AtomicU64,
+    seed: foldhash::fast::RandomState,
+    set: RwLock<HashSet<u64, foldhash::fast::RandomState>>,
+}
+
+impl KnownIds {
+    fn fingerprint(&self, key_id: &str) -> u64 {
+        self.seed.hash_one(key_id)
+    }
+
+    fn add(&self, key_id: &str) {
+        if self.enabled {
+            let fingerprint = self.fingerprint(key_id);
+            self.set
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(fingerprint);
+        }
+    }
+
+    /// Whether the store surely lacks `key_id`.
+    fn surely_unknown(&self, key_id: &str) -> bool {
+        self.complete.load(Ordering::Acquire)
+            && !self
+                .set
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(&self.fingerprint(key_id))
+    }
+}
+
+impl Held {
+    /// Forgets `key_id`. Counted first: a lookup that read the store before this change and
+    /// caches its answer after the removals below sees the count moved and removes that answer
+    /// itself.
+    fn invalidate(&self, key_id: &str) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.found.invalidate(key_id);
+        self.unknown.invalidate(key_id);
+    }
+
+    /// Forgets everything, for changes that may have gone unannounced.
+    fn invalidate_all(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.found.invalidate_all();
+        self.unknown.invalidate_all();
+    }
 }
 
 impl<S> fmt::Debug for CachedStore<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CachedStore")
-            .field("found", &self.found.entry_count())
-            .field("unknown", &self.unknown.entry_count())
+            .field("found", &self.held.found.entry_count())
+            .field("unknown", &self.held.unknown.entry_count())
             .finish_non_exhaustive()
     }
 }
@@ -79,6 +165,7 @@ pub struct CachedStoreBuilder<S> {
     ttl: Duration,
     negative_ttl: Duration,
     max_capacity: u64,
+    known_ids: bool,
 }
 
 impl<S: KeyStore> CachedStoreBuilder<S> {
@@ -101,10 +188,19 @@ impl<S: KeyStore> CachedStoreBuilder<S> {
         self
     }
 
-    /// Builds the cached store.
+    /// Whether to keep fingerprints of every key id the store holds (8 bytes a key), so unknown
+    /// ids are refused without a query. Default on; it takes effect only for a store with a
+    /// [`ChangeFeed`], which keeps the set current.
+    pub fn known_ids(mut self, keep: bool) -> Self {
+        self.known_ids = keep;
+        self
+    }
+
+    /// Builds the cached store, and starts the store's [`ChangeFeed`] if it has one (on the
+    /// current tokio runtime; outside one, at the first lookup).
     pub fn build(self) -> CachedStore<S> {
-        CachedStore {
-            inner: self.inner,
+        let feed = self.inner.changes();
+        let held = Arc::new(Held {
             found: Cache::builder()
                 .max_capacity(self.max_capacity)
                 .time_to_live(self.ttl)
@@ -113,12 +209,29 @@ impl<S: KeyStore> CachedStoreBuilder<S> {
                 .max_capacity(self.max_capacity)
                 .time_to_live(self.negative_ttl)
                 .build(),
+            epoch: AtomicU64::new(0),
+            ids: KnownIds {
+                enabled: self.known_ids && feed.is_some(),
+                complete: AtomicBool::new(false),
+                generation: AtomicU64::new(0),
+                seed: foldhash::fast::RandomState::default(),
+                set: RwLock::new(HashSet::default()),
+            },
+        });
+        let store = CachedStore {
+            inner: Arc::new(self.inner),
+            held,
             loading: moka::future::Cache::builder()
                 .max_capacity(self.max_capacity)
                 .time_to_live(self.ttl)
                 .build(),
-            epoch: AtomicU64::new(0),
+            feed_waiting: AtomicBool::new(feed.is_some()),
+            waiting_feed: Mutex::new(feed),
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            store.start_feed();
         }
+        store
     }
 }
 
@@ -135,6 +248,7 @@ impl<S: KeyStore> CachedStore<S> {
             ttl: Duration::from_secs(10),
             negative_ttl: Duration::from_secs(5),
             max_capacity: 100_000,
+            known_ids: true,
         }
     }
 
@@ -143,21 +257,50 @@ impl<S: KeyStore> CachedStore<S> {
         &self.inner
     }
 
-    /// Drops what the cache holds for `key_id`, for a change learnt of some other way (a
-    /// database notification, say).
+    /// Drops what the cache holds for `key_id`, for a change learnt of some other way.
     pub async fn invalidate(&self, key_id: &str) {
-        // Counted first: a lookup that read the store before this change and caches its answer
-        // after the removals below sees the count moved and removes that answer itself.
-        self.epoch.fetch_add(1, Ordering::SeqCst);
-        self.found.invalidate(key_id);
-        self.unknown.invalidate(key_id);
+        self.held.invalidate(key_id);
+    }
+
+    /// Whether the cache holds every key id its store has, so that unknown ids are refused without
+    /// a query: true once the store's [`ChangeFeed`] listens and the ids are listed, false while
+    /// the feed is down (and always for a store without a feed).
+    pub fn knows_every_key_id(&self) -> bool {
+        self.held.ids.complete.load(Ordering::Acquire)
+    }
+
+    /// Starts the store's feed, if it has one not yet started. Announcements go to `held`
+    /// through weak references, so dropping the cache ends the feed.
+    fn start_feed(&self) {
+        if !self.feed_waiting.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let Some(feed) = self
+            .waiting_feed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            return;
+        };
+        let held = Arc::downgrade(&self.held);
+        let inner = Arc::downgrade(&self.inner);
+        feed.spawn(FeedSink::new(move |announcement| {
+            let Some(held) = held.upgrade() else {
+                return false;
+            };
+            if let Some(announcement) = announcement {
+                hear(&held, &inner, announcement);
+            }
+            true
+        }));
     }
 
     /// A miss: asks the inner store, sharing the query with concurrent misses for the same id.
     async fn load(&self, key_id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
         // Concurrent misses for one id share this one lookup. Only a found record is kept here;
         // an unknown id goes to the negative cache; errors are kept nowhere.
-        let epoch = self.epoch.load(Ordering::SeqCst);
+        let epoch = self.held.epoch.load(Ordering::SeqCst);
         let slot = (key_id.to_owned(), epoch);
         let lookup = async {
             match self.inner.fetch(key_id).await {
@@ -169,25 +312,85 @@ impl<S: KeyStore> CachedStore<S> {
         let result = self.loading.try_get_with(slot.clone(), lookup).await;
         // Cached first and checked after: a change that lands after the check removes the
         // entry itself.
-        let changed = || self.epoch.load(Ordering::SeqCst) != epoch;
+        let changed = || self.held.epoch.load(Ordering::SeqCst) != epoch;
         match result {
             Ok(record) => {
-                self.found.insert(slot.0.clone(), record.clone());
+                self.held.found.insert(slot.0.clone(), record.clone());
                 if changed() {
-                    self.found.invalidate(key_id);
+                    self.held.found.invalidate(key_id);
                 }
                 self.loading.invalidate(&slot).await;
                 Ok(Some(record))
             }
             Err(miss) if matches!(*miss, Miss::Unknown) => {
-                self.unknown.insert(slot.0, ());
+                self.held.unknown.insert(slot.0, ());
                 if changed() {
-                    self.unknown.invalidate(key_id);
+                    self.held.unknown.invalidate(key_id);
                 }
                 Ok(None)
             }
             Err(miss) => Err(unshare(miss)),
         }
+    }
+}
+
+/// Acts on one announcement of the store's feed.
+fn hear<S: KeyStore>(held: &Arc<Held>, inner: &Weak<S>, announcement: Announcement) {
+    match announcement {
+        Announcement::Changed(key_id) => {
+            // Added before the entries go: a lookup that follows must not be refused as unknown.
+            held.ids.add(&key_id);
+            held.invalidate(&key_id);
+        }
+        Announcement::Lost => {
+            held.ids.complete.store(false, Ordering::Release);
+            held.ids.generation.fetch_add(1, Ordering::AcqRel);
+            held.invalidate_all();
+        }
+        Announcement::Listening => {
+            held.ids.complete.store(false, Ordering::Release);
+            let generation = held.ids.generation.fetch_add(1, Ordering::AcqRel) + 1;
+            held.invalidate_all();
+            if held.ids.enabled {
+                if let Some(inner) = inner.upgrade() {
+                    tokio::spawn(learn_ids(inner, Arc::downgrade(held), generation));
+                }
+            }
+        }
+    }
+}
+
+/// Lists every key id the store holds into the known set, and marks the set complete if the
+/// feed has listened without a break since this listing began. Ids created meanwhile are
+/// announced, and added by [`hear`].
+async fn learn_ids<S: KeyStore>(inner: Arc<S>, held: Weak<Held>, generation: u64) {
+    let ids = inner.key_ids().await;
+    // Neither the store nor the contents are kept alive by a listing the cache no longer needs.
+    drop(inner);
+    let Some(held) = held.upgrade() else {
+        return;
+    };
+    let ids = match ids {
+        Ok(ids) => ids,
+        Err(error) => {
+            // The set stays incomplete, so unknown ids are asked of the store as usual.
+            tracing::warn!(
+                target: "keygate",
+                %error,
+                "could not list key ids; unknown ids are looked up in the store until the next \
+                 time the change feed starts listening"
+            );
+            return;
+        }
+    };
+    let known = &held.ids;
+    {
+        let mut set = known.set.write().unwrap_or_else(PoisonError::into_inner);
+        set.reserve(ids.len());
+        set.extend(ids.iter().map(|id| known.fingerprint(id)));
+    }
+    if known.generation.load(Ordering::Acquire) == generation {
+        known.complete.store(true, Ordering::Release);
     }
 }
 
@@ -231,11 +434,14 @@ fn unshare(miss: Arc<Miss>) -> StoreError {
 impl<S: KeyStore> KeyStore for CachedStore<S> {
     async fn fetch(&self, key_id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
         // A hit borrows the id; only a miss allocates it as a key.
-        if let Some(record) = self.found.get(key_id) {
+        if let Some(record) = self.held.found.get(key_id) {
             return Ok(Some(record));
         }
-        if self.unknown.contains_key(key_id) {
+        if self.held.unknown.contains_key(key_id) || self.held.ids.surely_unknown(key_id) {
             return Ok(None);
+        }
+        if self.feed_waiting.load(Ordering::Relaxed) {
+            self.start_feed();
         }
         // The miss path's future (the inner store's query and moka's loader) is large; boxing it
         // here keeps the hit path's future small, so the gate's per-request box stays cheap.
@@ -244,6 +450,8 @@ impl<S: KeyStore> KeyStore for CachedStore<S> {
 
     async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
         let key_id = record.key_id.clone();
+        // Known before it exists: a lookup right after the insert must reach the store.
+        self.held.ids.add(&key_id);
         let result = self.inner.insert(record).await;
         self.invalidate(&key_id).await;
         result
@@ -255,6 +463,9 @@ impl<S: KeyStore> KeyStore for CachedStore<S> {
 
     async fn update(&self, key_id: &str, change: KeyChange) -> Result<ChangeOutcome, StoreError> {
         let created = change.created_key_id().map(str::to_owned);
+        if let Some(created) = &created {
+            self.held.ids.add(created);
+        }
         let result = self.inner.update(key_id, change).await;
         // Forgotten whatever the result: an error may hide a change that was written.
         self.invalidate(key_id).await;
@@ -268,5 +479,15 @@ impl<S: KeyStore> KeyStore for CachedStore<S> {
     /// one for up to the time-to-live.
     async fn record_last_used(&self, uses: &[(String, OffsetDateTime)]) -> Result<(), StoreError> {
         self.inner.record_last_used(uses).await
+    }
+
+    /// `None`: the cache runs its store's feed itself; a cache in front of this one sees every
+    /// change made through it.
+    fn changes(&self) -> Option<ChangeFeed> {
+        None
+    }
+
+    async fn key_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.key_ids().await
     }
 }

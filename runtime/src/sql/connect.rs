@@ -55,6 +55,7 @@ pub struct SqlStoreBuilder {
     pub(super) acquire_timeout: Duration,
     pub(super) lock_timeout: Duration,
     pub(super) schema: Option<String>,
+    pub(super) poll_interval: Duration,
 }
 
 impl fmt::Debug for SqlStoreBuilder {
@@ -99,6 +100,15 @@ impl SqlStoreBuilder {
     /// schema. Anything else is refused with [`ConnectError::InvalidSchema`] before connecting.
     pub fn schema(mut self, schema: impl Into<String>) -> Self {
         self.schema = Some(schema.into());
+        self
+    }
+
+    /// SQLite only: how often a running store looks for changes made by other connections and
+    /// processes (the command line, another service on the same file), so caches in front of it
+    /// forget changed keys. Default 100 ms; each look is one `PRAGMA data_version`, and reads the
+    /// change log only when the file changed. PostgreSQL announces changes as they commit.
+    pub fn change_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval.max(Duration::from_millis(1));
         self
     }
 
@@ -199,6 +209,10 @@ impl SqlStoreBuilder {
             Ok(SqlStore {
                 pool: Pool::Sqlite(pool),
                 file,
+                #[cfg(feature = "postgres")]
+                schema: None,
+                poll_interval: self.poll_interval,
+                in_memory,
             })
         }
         .await;
@@ -263,10 +277,20 @@ impl SqlStoreBuilder {
             ));
         }
         migrate_postgres(&pool).await?;
+        // The schema the tables are in: announcements name it, so a store hears only of its own
+        // keys when several schemas share the database.
+        let (schema,): (String,) = sqlx::query_as("SELECT current_schema()::TEXT")
+            .fetch_one(&pool)
+            .await
+            .map_err(|e| ConnectError::Unreachable(e.into()))?;
         Ok(SqlStore {
             pool: Pool::Postgres(pool),
             #[cfg(feature = "sqlite")]
             file: None,
+            #[cfg(feature = "sqlite")]
+            in_memory: false,
+            schema: Some(schema.into()),
+            poll_interval: self.poll_interval,
         })
     }
 }

@@ -12,28 +12,73 @@ use sqlx::{Connection, sqlite::SqliteConnection};
 use super::ConnectError;
 use crate::store::BoxFuture;
 
-/// The migrations, embedded in the binary: a deployed service needs no migration files.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "keygate keys",
-    include_str!("../../migrations/0001_keygate_keys.sql"),
-)];
+/// Which database a migration's text is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Backend {
+    #[cfg(feature = "sqlite")]
+    Sqlite,
+    #[cfg(feature = "postgres")]
+    Postgres,
+}
 
-/// The embedded migrations as a sqlx migration source.
+/// One step of the schema: the same text for both databases, or one text each where their
+/// dialects differ (triggers).
+#[cfg_attr(
+    not(all(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, reason = "one backend's text goes unread in a build without the other")
+)]
+enum Sql {
+    Both(&'static str),
+    Each {
+        sqlite: &'static str,
+        postgres: &'static str,
+    },
+}
+
+impl Sql {
+    fn for_backend(&self, backend: Backend) -> &'static str {
+        match (self, backend) {
+            (Sql::Both(sql), _) => sql,
+            #[cfg(feature = "sqlite")]
+            (Sql::Each { sqlite, .. }, Backend::Sqlite) => sqlite,
+            #[cfg(feature = "postgres")]
+            (Sql::Each { postgres, .. }, Backend::Postgres) => postgres,
+        }
+    }
+}
+
+/// The migrations, embedded in the binary: a deployed service needs no migration files.
+const MIGRATIONS: &[(i64, &str, Sql)] = &[
+    (
+        1,
+        "keygate keys",
+        Sql::Both(include_str!("../../migrations/0001_keygate_keys.sql")),
+    ),
+    (
+        2,
+        "keygate change announcements",
+        Sql::Each {
+            sqlite: include_str!("../../migrations/0002_keygate_changes.sqlite.sql"),
+            postgres: include_str!("../../migrations/0002_keygate_changes.postgres.sql"),
+        },
+    ),
+];
+
+/// The embedded migrations for one database, as a sqlx migration source.
 #[derive(Debug)]
-struct Embedded;
+struct Embedded(Backend);
 
 impl MigrationSource<'static> for Embedded {
     fn resolve(self) -> BoxFuture<'static, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
-        Box::pin(async {
+        Box::pin(async move {
             Ok(MIGRATIONS
                 .iter()
-                .map(|&(version, description, sql)| {
+                .map(|(version, description, sql)| {
                     Migration::new(
-                        version,
-                        Cow::Borrowed(description),
+                        *version,
+                        Cow::Borrowed(*description),
                         MigrationType::Simple,
-                        Cow::Borrowed(sql),
+                        Cow::Borrowed(sql.for_backend(self.0)),
                         false,
                     )
                 })
@@ -42,8 +87,8 @@ impl MigrationSource<'static> for Embedded {
     }
 }
 
-async fn migrator() -> Result<Migrator, ConnectError> {
-    Migrator::new(Embedded)
+async fn migrator(backend: Backend) -> Result<Migrator, ConnectError> {
+    Migrator::new(Embedded(backend))
         .await
         .map_err(|e| ConnectError::Migrate(e.into()))
 }
@@ -54,7 +99,7 @@ async fn migrator() -> Result<Migrator, ConnectError> {
 pub(super) fn migrate_postgres(pool: &PgPool) -> BoxFuture<'_, Result<(), ConnectError>> {
     // Boxed, so the caller's future is `Send` (rustc cannot prove it through sqlx's `Acquire`).
     Box::pin(async move {
-        migrator()
+        migrator(Backend::Postgres)
             .await?
             .run(pool)
             .await
@@ -82,7 +127,7 @@ pub(super) fn migrate_sqlite(
 ) -> BoxFuture<'_, Result<(), ConnectError>> {
     // Boxed, so the caller's future is `Send` (rustc cannot prove it through sqlx's `Acquire`).
     Box::pin(async move {
-        let migrator = migrator().await?;
+        let migrator = migrator(Backend::Sqlite).await?;
         if sqlite_up_to_date(conn, &migrator).await {
             return Ok(());
         }

@@ -49,6 +49,7 @@ macro_rules! on_pool {
 }
 
 mod connect;
+mod feed;
 mod meta;
 mod migrate;
 mod row;
@@ -96,6 +97,15 @@ pub struct SqlStore {
     /// The SQLite file this store opened; `None` in memory and on PostgreSQL.
     #[cfg(feature = "sqlite")]
     file: Option<std::sync::Arc<watch::FileWatch>>,
+    /// PostgreSQL: the schema holding the tables, which announcements name.
+    #[cfg(feature = "postgres")]
+    schema: Option<std::sync::Arc<str>>,
+    /// SQLite: how often the change log is looked at.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    poll_interval: Duration,
+    /// SQLite: a private in-memory database, which nothing else can change.
+    #[cfg(feature = "sqlite")]
+    in_memory: bool,
 }
 
 #[derive(Clone)]
@@ -161,6 +171,7 @@ impl SqlStore {
             acquire_timeout: Duration::from_secs(3),
             lock_timeout: Duration::from_millis(250),
             schema: None,
+            poll_interval: Duration::from_millis(100),
         }
     }
 

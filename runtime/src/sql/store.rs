@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use super::row::{COLUMNS, INSERT, KeyRow, bind_record, json, millis};
 use super::{SqlStore, store_error};
 use crate::record::{KeyFilter, KeyRecord};
-use crate::store::{ChangeOutcome, KeyChange, KeyStore, StoreError};
+use crate::store::{ChangeFeed, ChangeOutcome, KeyChange, KeyStore, StoreError};
 
 /// A failed insert: a taken key id is [`StoreError::Duplicate`], anything else as usual.
 fn insert_error(error: sqlx::Error, key_id: &str) -> StoreError {
@@ -163,5 +163,22 @@ impl KeyStore for SqlStore {
             }
             tx.commit().await.map_err(store_error)
         })
+    }
+
+    /// PostgreSQL: `LISTEN` on the notifications a trigger sends in each change's transaction.
+    /// SQLite on a file: a look at the change log a trigger keeps, every
+    /// [`change_poll_interval`](super::SqlStoreBuilder::change_poll_interval).
+    fn changes(&self) -> Option<ChangeFeed> {
+        self.change_feed()
+    }
+
+    async fn key_ids(&self) -> Result<Vec<String>, StoreError> {
+        let ids: Vec<(String,)> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT key_id FROM keygate_keys"
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(store_error))?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
     }
 }

@@ -10,9 +10,11 @@ use crate::record::{KeyFilter, KeyRecord};
 
 mod change;
 mod dyn_store;
+mod feed;
 mod memory;
 
 pub use change::{ChangeOutcome, KeyChange};
+pub use feed::{Announcement, ChangeFeed, FeedSink};
 pub(crate) use dyn_store::{BoxFuture, DynStore};
 pub use memory::MemoryStore;
 
@@ -90,6 +92,23 @@ pub trait KeyStore: Send + Sync + 'static {
         &self,
         uses: &[(String, OffsetDateTime)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Announcements of changes made to this store by anyone, for caches in front of it: see
+    /// [`ChangeFeed`]. `None` (the default) for a store only this process can change, such as
+    /// [`MemoryStore`]: a cache in front of it sees every change itself.
+    fn changes(&self) -> Option<ChangeFeed> {
+        None
+    }
+
+    /// Every key id the store holds, in any state. A cache whose store has a [`ChangeFeed`]
+    /// keeps them, so an id the store has never held is refused without asking it. The default
+    /// lists the records; a database can answer from its index alone.
+    fn key_ids(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+        async move {
+            let records = self.list(&KeyFilter::default()).await?;
+            Ok(records.into_iter().map(|record| record.key_id).collect())
+        }
+    }
 }
 
 /// A shared store is a store: keep an `Arc` to inspect or change it while a `KeyGate` uses it.
@@ -121,5 +140,11 @@ impl<S: KeyStore> KeyStore for Arc<S> {
         uses: &[(String, OffsetDateTime)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         S::record_last_used(self, uses)
+    }
+    fn changes(&self) -> Option<ChangeFeed> {
+        S::changes(self)
+    }
+    fn key_ids(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+        S::key_ids(self)
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use keygate::record::KeyFilter;
-use keygate::store::{ChangeOutcome, KeyChange, KeyStore, StoreError};
+use keygate::store::{ChangeFeed, ChangeOutcome, KeyChange, KeyStore, StoreError};
 use keygate::{KeyRecord, SqlStore};
 use sqlx::Connection;
 use time::OffsetDateTime;
@@ -218,6 +218,13 @@ impl<S: KeyStore> KeyStore for Probe<S> {
     async fn record_last_used(&self, uses: &[(String, OffsetDateTime)]) -> Result<(), StoreError> {
         self.check()?;
         self.inner.record_last_used(uses).await
+    }
+    fn changes(&self) -> Option<ChangeFeed> {
+        self.inner.changes()
+    }
+    async fn key_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.check()?;
+        self.inner.key_ids().await
     }
 }
 

@@ -1,0 +1,300 @@
+//! Announcements of changes, for caches in front of a [`SqlStore`]: PostgreSQL `LISTEN` on the
+//! notifications migration 2's trigger sends, or on SQLite a poll of the change log the same
+//! migration's triggers keep.
+
+use std::time::Duration;
+
+use super::{Pool, SqlStore};
+use crate::store::ChangeFeed;
+
+/// The first wait before listening again after a failure; it doubles up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+impl SqlStore {
+    /// The store's [`ChangeFeed`]; `None` for a private in-memory SQLite database, which only
+    /// this store can change.
+    pub(super) fn change_feed(&self) -> Option<ChangeFeed> {
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => {
+                if self.in_memory {
+                    return None;
+                }
+                let store = self.clone();
+                Some(ChangeFeed::new(move |sink| sqlite::run(store, sink)))
+            }
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => {
+                let pool = pool.clone();
+                let schema = self.schema.clone()?;
+                Some(ChangeFeed::new(move |sink| postgres::run(pool, schema, sink)))
+            }
+        }
+    }
+}
+
+/// How long to wait before the next try after `failures` failures in a row.
+fn backoff(failures: u32) -> Duration {
+    RETRY_FIRST
+        .saturating_mul(1 << failures.min(10))
+        .min(RETRY_MAX)
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+
+    use super::backoff;
+    use crate::store::{Announcement, FeedSink};
+
+    /// The channel migration 2's trigger notifies, with `<schema> <key id>` as the payload.
+    const CHANNEL: &str = "keygate_changes";
+
+    /// Listens until nobody needs the announcements, listening again whenever the connection
+    /// breaks.
+    pub(super) async fn run(pool: PgPool, schema: Arc<str>, sink: FeedSink) {
+        // A pool of one for the listener: its connection is held for as long as it listens, and
+        // must not take one of the store's. Closing it ends a wait for notifications, which is
+        // how the listener stops once the cache is dropped.
+        let listen_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(
+                (*pool.connect_options())
+                    .clone()
+                    .application_name("keygate change listener"),
+            );
+        drop(pool);
+        tokio::spawn(close_when_unheard(listen_pool.clone(), sink.clone()));
+        let mut failures = 0;
+        loop {
+            let mut listener = match listen(&listen_pool).await {
+                Ok(listener) => listener,
+                Err(error) => {
+                    if !sink.is_open() || listen_pool.is_closed() {
+                        return;
+                    }
+                    if failures == 0 {
+                        tracing::warn!(
+                            target: "keygate",
+                            %error,
+                            "cannot listen for key changes on PostgreSQL; retrying (changes made \
+                             elsewhere take effect within the cache's time-to-live meanwhile)"
+                        );
+                    }
+                    failures += 1;
+                    tokio::time::sleep(backoff(failures)).await;
+                    continue;
+                }
+            };
+            if failures > 0 {
+                tracing::info!(target: "keygate", "listening for key changes on PostgreSQL again");
+            }
+            failures = 0;
+            if !sink.announce(Announcement::Listening) {
+                return;
+            }
+            let error = loop {
+                match listener.try_recv().await {
+                    Ok(Some(notification)) => {
+                        let Some(key_id) = notification
+                            .payload()
+                            .strip_prefix(&*schema)
+                            .and_then(|rest| rest.strip_prefix(' '))
+                        else {
+                            continue; // another schema's key
+                        };
+                        if !sink.announce(Announcement::Changed(key_id.to_owned())) {
+                            return;
+                        }
+                    }
+                    Ok(None) => break "the connection was lost".to_owned(),
+                    Err(error) => break error.to_string(),
+                }
+            };
+            if !sink.is_open() || listen_pool.is_closed() {
+                return;
+            }
+            tracing::warn!(
+                target: "keygate",
+                %error,
+                "lost the PostgreSQL key-change listener; dropped every cached key and listening again"
+            );
+            if !sink.announce(Announcement::Lost) {
+                return;
+            }
+        }
+    }
+
+    async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+        let mut listener = PgListener::connect_with(pool).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(listener)
+    }
+
+    /// Closes the listener's pool once nobody needs announcements, which ends its wait.
+    async fn close_when_unheard(pool: PgPool, sink: FeedSink) {
+        while sink.is_open() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        pool.close().await;
+    }
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use sqlx::sqlite::SqliteConnection;
+    use sqlx::{Connection, SqlitePool};
+
+    use super::backoff;
+    use crate::sql::{Pool, SqlStore};
+    use crate::store::{Announcement, FeedSink};
+
+    /// Where the poll stands: its own connection (SQLite's `data_version` is per connection),
+    /// the version last seen, and the last change-log entry read.
+    struct Cursor {
+        conn: SqliteConnection,
+        version: i64,
+        seq: i64,
+    }
+
+    /// What one look found.
+    enum Look {
+        Changed(Vec<String>),
+        /// Entries were pruned before they were read: some changes are unknown.
+        Gap,
+    }
+
+    /// Looks at the change log every poll interval until nobody needs the announcements.
+    pub(super) async fn run(store: SqlStore, sink: FeedSink) {
+        let Pool::Sqlite(pool) = &store.pool else {
+            return;
+        };
+        let mut cursor: Option<Cursor> = None;
+        let mut failures = 0;
+        loop {
+            if !sink.is_open() {
+                break;
+            }
+            let wait = match look(&store, pool, &mut cursor).await {
+                Ok((opened, look)) => {
+                    if failures > 0 {
+                        tracing::info!(target: "keygate", "reading the SQLite change log again");
+                    }
+                    failures = 0;
+                    let mut announcements = Vec::new();
+                    if opened {
+                        announcements.push(Announcement::Listening);
+                    }
+                    match look {
+                        Look::Changed(ids) => {
+                            announcements.extend(ids.into_iter().map(Announcement::Changed));
+                        }
+                        Look::Gap => {
+                            tracing::warn!(
+                                target: "keygate",
+                                "more key changes than the SQLite change log keeps happened \
+                                 between two looks; dropped every cached key"
+                            );
+                            announcements.push(Announcement::Lost);
+                            announcements.push(Announcement::Listening);
+                        }
+                    }
+                    if !announcements.into_iter().all(|a| sink.announce(a)) {
+                        break;
+                    }
+                    store.poll_interval
+                }
+                Err(error) => {
+                    if let Some(lost) = cursor.take() {
+                        let _ = lost.conn.close().await;
+                        tracing::warn!(
+                            target: "keygate",
+                            %error,
+                            "cannot read the SQLite change log; dropped every cached key"
+                        );
+                        if !sink.announce(Announcement::Lost) {
+                            break;
+                        }
+                    }
+                    failures += 1;
+                    backoff(failures).max(store.poll_interval)
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+        if let Some(cursor) = cursor {
+            let _ = cursor.conn.close().await;
+        }
+    }
+
+    /// One look: opens the cursor if there is none (`true`), then reads the log if the file
+    /// changed since the last look.
+    async fn look(
+        store: &SqlStore,
+        pool: &SqlitePool,
+        cursor: &mut Option<Cursor>,
+    ) -> Result<(bool, Look), crate::store::StoreError> {
+        // The file must still be the store's: once it is removed or replaced, the cache must not
+        // go on answering for it.
+        store.live_now()?;
+        let Some(cursor) = cursor.as_mut() else {
+            *cursor = Some(open(pool).await?);
+            return Ok((true, Look::Changed(Vec::new())));
+        };
+        let version = data_version(&mut cursor.conn).await?;
+        if version == cursor.version {
+            return Ok((false, Look::Changed(Vec::new())));
+        }
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT seq, key_id FROM keygate_changes WHERE seq > $1 ORDER BY seq")
+                .bind(cursor.seq)
+                .fetch_all(&mut cursor.conn)
+                .await
+                .map_err(error)?;
+        cursor.version = version;
+        let gap = rows.first().is_some_and(|(seq, _)| *seq != cursor.seq + 1);
+        if let Some((last, _)) = rows.last() {
+            cursor.seq = *last;
+        }
+        if gap {
+            return Ok((false, Look::Gap));
+        }
+        Ok((
+            false,
+            Look::Changed(rows.into_iter().map(|(_, id)| id).collect()),
+        ))
+    }
+
+    /// A cursor at the end of the log, on a connection of the pool's own making (so it never
+    /// creates the file) taken out of the pool for good, since the version is per connection.
+    async fn open(pool: &SqlitePool) -> Result<Cursor, crate::store::StoreError> {
+        let mut conn = pool.acquire().await.map_err(error)?.detach();
+        // The version first: a change committed after it is read at the next look.
+        let version = data_version(&mut conn).await?;
+        let (seq,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM keygate_changes")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(error)?;
+        Ok(Cursor { conn, version, seq })
+    }
+
+    async fn data_version(conn: &mut SqliteConnection) -> Result<i64, crate::store::StoreError> {
+        let (version,): (i64,) = sqlx::query_as("PRAGMA data_version")
+            .fetch_one(conn)
+            .await
+            .map_err(error)?;
+        Ok(version)
+    }
+
+    fn error(error: sqlx::Error) -> crate::store::StoreError {
+        crate::store::StoreError::unavailable(error)
+    }
+}
