@@ -27,7 +27,10 @@ async fn service(db: &Db) -> (KeyGate, Arc<CachedStore<SqlStore>>) {
         assert!(started.elapsed() < Duration::from_secs(5), "never listened");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let gate = KeyGate::builder().prefix("demo").store(cached.clone()).build();
+    let gate = KeyGate::builder()
+        .prefix("demo")
+        .store(cached.clone())
+        .build();
     (gate, cached)
 }
 
@@ -57,10 +60,7 @@ async fn until(gate: &KeyGate, key: &str, want: &str, limit: Duration) -> Durati
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_revoked_with_the_command_line_is_refused_by_a_running_service() {
     let db = Db::initialised("running-revoke");
-    let (key, id) = create(
-        &db,
-        &["keys", "create", "--prefix", "demo", "--name", "ci"],
-    );
+    let (key, id) = create(&db, &["keys", "create", "--prefix", "demo", "--name", "ci"]);
     let (gate, _) = service(&db).await;
     assert_eq!(code(&gate, &key).await, "ok", "admitted, and now cached");
 

@@ -351,10 +351,8 @@ fn hear<S: KeyStore>(held: &Arc<Held>, inner: &Weak<S>, announcement: Announceme
             held.ids.complete.store(false, Ordering::Release);
             let generation = held.ids.generation.fetch_add(1, Ordering::AcqRel) + 1;
             held.invalidate_all();
-            if held.ids.enabled {
-                if let Some(inner) = inner.upgrade() {
-                    tokio::spawn(learn_ids(inner, Arc::downgrade(held), generation));
-                }
+            if let Some(inner) = inner.upgrade().filter(|_| held.ids.enabled) {
+                tokio::spawn(learn_ids(inner, Arc::downgrade(held), generation));
             }
         }
     }

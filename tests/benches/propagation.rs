@@ -53,7 +53,10 @@ async fn main() {
 }
 
 async fn measure(backend: &str, writer_store: SqlStore, reader_store: SqlStore) {
-    let writer = KeyGate::builder().prefix("bench").store(writer_store).build();
+    let writer = KeyGate::builder()
+        .prefix("bench")
+        .store(writer_store)
+        .build();
     let reader = KeyGate::builder()
         .prefix("bench")
         .store(
@@ -107,7 +110,10 @@ async fn measure(backend: &str, writer_store: SqlStore, reader_store: SqlStore) 
         writer.revoke_key(id).await.expect("revoke");
         let committed = Instant::now();
         while reader.verify(key).await.is_ok() {
-            assert!(committed.elapsed() < Duration::from_secs(60), "never refused");
+            assert!(
+                committed.elapsed() < Duration::from_secs(60),
+                "never refused"
+            );
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
         took.push(committed.elapsed());

@@ -32,7 +32,10 @@ struct Instances {
 
 impl Instances {
     async fn new(connect: impl AsyncFn() -> SqlStore) -> Instances {
-        let writer = KeyGate::builder().prefix(PREFIX).store(connect().await).build();
+        let writer = KeyGate::builder()
+            .prefix(PREFIX)
+            .store(connect().await)
+            .build();
         let probe = Probe::new(connect().await);
         let cached = Arc::new(
             CachedStore::builder(probe.clone())
@@ -42,7 +45,10 @@ impl Instances {
         );
         let started = Instant::now();
         while !cached.knows_every_key_id() {
-            assert!(started.elapsed() < LIMIT, "the reader's cache never listened");
+            assert!(
+                started.elapsed() < LIMIT,
+                "the reader's cache never listened"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let reader = KeyGate::builder()
@@ -92,10 +98,7 @@ async fn until(gate: &KeyGate, key: &str, requirement: Requirement<'_>, want: &s
 
 /// Revoke, re-scope, create, rotate and delete with plain SQL, each made by the writer and seen
 /// by the reader although its cache would keep the old answer for an hour.
-async fn every_change_reaches_the_other_instance(
-    both: Instances,
-    delete: impl AsyncFnOnce(&str),
-) {
+async fn every_change_reaches_the_other_instance(both: Instances, delete: impl AsyncFnOnce(&str)) {
     let none = Requirement::NONE;
     let read = Requirement::all(&["items:read"]);
     let created = both
@@ -122,7 +125,11 @@ async fn every_change_reaches_the_other_instance(
         .await
         .unwrap();
     until(&both.reader, next.key.expose(), none, "ok").await;
-    assert_eq!(code(&both.reader, &key, none).await, "ok", "within its grace");
+    assert_eq!(
+        code(&both.reader, &key, none).await,
+        "ok",
+        "within its grace"
+    );
 
     // Revoked elsewhere.
     both.writer.revoke_key(&id).await.unwrap();
@@ -192,11 +199,7 @@ async fn unknown_ids_never_reach_the_store(both: Instances, connect: impl AsyncF
     let probe = Probe::new(connect().await);
     let gate = KeyGate::builder()
         .prefix(PREFIX)
-        .store(
-            CachedStore::builder(probe.clone())
-                .known_ids(false)
-                .build(),
-        )
+        .store(CachedStore::builder(probe.clone()).known_ids(false).build())
         .build();
     for key in &flood {
         assert_eq!(code(&gate, key, Requirement::NONE).await, "invalid_api_key");
@@ -209,11 +212,7 @@ async fn unknown_ids_never_reach_the_store(both: Instances, connect: impl AsyncF
     );
 
     // A key the store does hold is still found: the set never refuses a real id.
-    let created = both
-        .writer
-        .create_key(NewKey::new("real"))
-        .await
-        .unwrap();
+    let created = both.writer.create_key(NewKey::new("real")).await.unwrap();
     until(&both.reader, created.key.expose(), Requirement::NONE, "ok").await;
 }
 
@@ -222,8 +221,7 @@ async fn sqlite_unknown_ids_never_reach_the_store() {
     let db = TempDb::new("flood");
     let both = Instances::sqlite(&db).await;
     let url = db.url();
-    unknown_ids_never_reach_the_store(both, async || SqlStore::connect(&url).await.unwrap())
-        .await;
+    unknown_ids_never_reach_the_store(both, async || SqlStore::connect(&url).await.unwrap()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,11 +234,7 @@ async fn postgres_unknown_ids_never_reach_the_store() {
 }
 
 /// The key ids announced on the schema's channel, in order, as a listener sees them.
-async fn announced_after(
-    pg: &PgSchema,
-    change: impl AsyncFnOnce(),
-    expect: usize,
-) -> Vec<String> {
+async fn announced_after(pg: &PgSchema, change: impl AsyncFnOnce(), expect: usize) -> Vec<String> {
     let mut listener = sqlx::postgres::PgListener::connect(&pg.url).await.unwrap();
     listener.listen("keygate_changes").await.unwrap();
     change().await;
@@ -265,7 +259,10 @@ async fn postgres_only_committed_changes_are_announced() {
     let Some(pg) = PgSchema::create("postgres_only_committed_changes_are_announced").await else {
         return;
     };
-    let gate = KeyGate::builder().prefix(PREFIX).store(pg.store().await).build();
+    let gate = KeyGate::builder()
+        .prefix(PREFIX)
+        .store(pg.store().await)
+        .build();
     let quiet = gate.create_key(NewKey::new("quiet")).await.unwrap().record;
     let marker = gate.create_key(NewKey::new("marker")).await.unwrap().record;
     let store = pg.store().await;
@@ -292,14 +289,17 @@ async fn postgres_only_committed_changes_are_announced() {
         1,
     )
     .await;
-    assert_eq!(ids, [marker.key_id.clone()]);
+    assert_eq!(ids, std::slice::from_ref(&marker.key_id));
 }
 
 #[tokio::test]
 async fn sqlite_only_committed_changes_are_logged() {
     let db = TempDb::new("logged");
     let store = SqlStore::connect(&db.url()).await.unwrap();
-    let gate = KeyGate::builder().prefix(PREFIX).store(store.clone()).build();
+    let gate = KeyGate::builder()
+        .prefix(PREFIX)
+        .store(store.clone())
+        .build();
     let quiet = gate.create_key(NewKey::new("quiet")).await.unwrap().record;
     let mut conn = sqlx::SqliteConnection::connect(&db.url()).await.unwrap();
     let log = async |conn: &mut sqlx::SqliteConnection| -> Vec<String> {
@@ -308,7 +308,11 @@ async fn sqlite_only_committed_changes_are_logged() {
             .await
             .unwrap()
     };
-    assert_eq!(log(&mut conn).await, [quiet.key_id.clone()], "the creation");
+    assert_eq!(
+        log(&mut conn).await,
+        std::slice::from_ref(&quiet.key_id),
+        "the creation"
+    );
     let mut tx = conn.begin().await.unwrap();
     sqlx::query("UPDATE keygate_keys SET revoked_at = 1 WHERE key_id = $1")
         .bind(&quiet.key_id)
@@ -320,7 +324,11 @@ async fn sqlite_only_committed_changes_are_logged() {
         .record_last_used(&[(quiet.key_id.clone(), OffsetDateTime::now_utc())])
         .await
         .unwrap();
-    assert_eq!(log(&mut conn).await, [quiet.key_id.clone()], "nothing more");
+    assert_eq!(
+        log(&mut conn).await,
+        std::slice::from_ref(&quiet.key_id),
+        "nothing more"
+    );
     gate.revoke_key(&quiet.key_id).await.unwrap();
     assert_eq!(
         log(&mut conn).await,

@@ -7,7 +7,7 @@ mod sql_support;
 use std::time::{Duration, Instant};
 
 use keygate::store::StoreError;
-use keygate::{CreatedKey, KeyError, KeyGate, NewKey, SqlStore};
+use keygate::{CachedStore, CreatedKey, KeyError, KeyGate, NewKey, SqlStore};
 use keygate_example::{AppState, DemoKeys, Items, app, mint_demo_keys};
 use sql_support::{CapturedLogs, PgSchema, TempDb};
 use sqlx::Connection;
@@ -251,6 +251,45 @@ async fn sqlite_file_removed_under_a_running_service_refuses_every_key() {
     writes_fail(&gate, &created.record.key_id).await;
     refused_from_now_on(&gate, created.key.expose()).await;
 
+    for file in db.files() {
+        assert!(!file.exists(), "{} was created again", file.display());
+    }
+    assert_logged_once(&logs, &db);
+}
+
+/// Behind a cache that would keep the key for an hour, the removal is noticed all the same: the
+/// store's change feed cannot read the file's change log, and the cache drops what it holds.
+#[tokio::test]
+async fn sqlite_file_removed_under_a_cached_service_refuses_every_key() {
+    let logs = CapturedLogs::start();
+    let db = TempDb::new("removed-cached");
+    let store = SqlStore::connect(&db.url()).await.unwrap();
+    let gate = KeyGate::builder()
+        .prefix("demo")
+        .store(
+            CachedStore::builder(store)
+                .ttl(Duration::from_secs(3600))
+                .build(),
+        )
+        .build();
+    let created = gate.create_key(NewKey::new("reader")).await.unwrap();
+    assert!(
+        gate.verify(created.key.expose()).await.is_ok(),
+        "cached now"
+    );
+
+    remove_files(&db);
+    // Refused within a second although the cache would keep the key for an hour. In the first
+    // moments, before the store's next look at the path, a pooled connection can still read the
+    // unlinked file (and a cached record survive until the feed's next look, 100 ms); after
+    // that, never admitted again.
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while gate.verify(created.key.expose()).await.is_ok() {
+        assert!(Instant::now() < deadline, "still admitted a second after");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    refused_from_now_on(&gate, created.key.expose()).await;
     for file in db.files() {
         assert!(!file.exists(), "{} was created again", file.display());
     }

@@ -37,7 +37,10 @@ async fn a_lost_listener_drops_the_cache_and_listens_again() {
     else {
         return;
     };
-    let writer = KeyGate::builder().prefix("loss").store(pg.store().await).build();
+    let writer = KeyGate::builder()
+        .prefix("loss")
+        .store(pg.store().await)
+        .build();
     let cached: Arc<CachedStore<SqlStore>> = Arc::new(
         CachedStore::builder(pg.store().await)
             .ttl(HOUR)

@@ -17,18 +17,20 @@ impl SqlStore {
     pub(super) fn change_feed(&self) -> Option<ChangeFeed> {
         match &self.pool {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(_) => {
+            Pool::Sqlite(pool) => {
                 if self.in_memory {
                     return None;
                 }
-                let store = self.clone();
-                Some(ChangeFeed::new(move |sink| sqlite::run(store, sink)))
+                let (store, pool) = (self.clone(), pool.clone());
+                Some(ChangeFeed::new(move |sink| sqlite::run(store, pool, sink)))
             }
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => {
                 let pool = pool.clone();
                 let schema = self.schema.clone()?;
-                Some(ChangeFeed::new(move |sink| postgres::run(pool, schema, sink)))
+                Some(ChangeFeed::new(move |sink| {
+                    postgres::run(pool, schema, sink)
+                }))
             }
         }
     }
@@ -154,7 +156,7 @@ mod sqlite {
     use sqlx::{Connection, SqlitePool};
 
     use super::backoff;
-    use crate::sql::{Pool, SqlStore};
+    use crate::sql::SqlStore;
     use crate::store::{Announcement, FeedSink};
 
     /// Where the poll stands: its own connection (SQLite's `data_version` is per connection),
@@ -173,17 +175,14 @@ mod sqlite {
     }
 
     /// Looks at the change log every poll interval until nobody needs the announcements.
-    pub(super) async fn run(store: SqlStore, sink: FeedSink) {
-        let Pool::Sqlite(pool) = &store.pool else {
-            return;
-        };
+    pub(super) async fn run(store: SqlStore, pool: SqlitePool, sink: FeedSink) {
         let mut cursor: Option<Cursor> = None;
         let mut failures = 0;
         loop {
             if !sink.is_open() {
                 break;
             }
-            let wait = match look(&store, pool, &mut cursor).await {
+            let wait = match look(&store, &pool, &mut cursor).await {
                 Ok((opened, look)) => {
                     if failures > 0 {
                         tracing::info!(target: "keygate", "reading the SQLite change log again");

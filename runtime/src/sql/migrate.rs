@@ -25,7 +25,10 @@ pub(super) enum Backend {
 /// dialects differ (triggers).
 #[cfg_attr(
     not(all(feature = "sqlite", feature = "postgres")),
-    allow(dead_code, reason = "one backend's text goes unread in a build without the other")
+    allow(
+        dead_code,
+        reason = "one backend's text goes unread in a build without the other"
+    )
 )]
 enum Sql {
     Both(&'static str),

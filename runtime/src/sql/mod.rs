@@ -70,8 +70,9 @@ pub use connect::{ConnectError, SqlStoreBuilder};
 /// the store records the file's identity (device and inode on Unix) when it connects, and looks
 /// at the path whenever it opens a connection, before every write, and at most every 250 ms
 /// before a read. Once the file at the path is not the one it opened, every call fails with
-/// [`StoreError::Unavailable`] (requests get `503 key_store_unavailable`; cached keys until
-/// their cache entries expire) and one ERROR event (target `keygate`) names the path. The store
+/// [`StoreError::Unavailable`] (requests get `503 key_store_unavailable`; a
+/// [`CachedStore`](crate::CachedStore) in front drops what it holds at its next look at the
+/// change log, within 100 ms) and one ERROR event (target `keygate`) names the path. The store
 /// never creates the file again: only connecting does. If the same file comes back (renamed
 /// away and back), the store serves again. A *different* file at the path (restored from a
 /// backup by copying, or created by another process after the removal) stays refused until the

@@ -30,7 +30,9 @@ impl FeedSink {
     /// `deliver(Some(a))` takes an announcement, `deliver(None)` only asks; both answer whether
     /// anyone still listens.
     #[cfg_attr(not(feature = "cache"), allow(dead_code))]
-    pub(crate) fn new(deliver: impl Fn(Option<Announcement>) -> bool + Send + Sync + 'static) -> Self {
+    pub(crate) fn new(
+        deliver: impl Fn(Option<Announcement>) -> bool + Send + Sync + 'static,
+    ) -> Self {
         FeedSink(Arc::new(deliver))
     }
 

@@ -14,8 +14,8 @@ mod feed;
 mod memory;
 
 pub use change::{ChangeOutcome, KeyChange};
-pub use feed::{Announcement, ChangeFeed, FeedSink};
 pub(crate) use dyn_store::{BoxFuture, DynStore};
+pub use feed::{Announcement, ChangeFeed, FeedSink};
 pub use memory::MemoryStore;
 
 /// The error type for sources of store failures.
