@@ -19,6 +19,7 @@
 pub mod access;
 pub mod admin;
 pub mod problem;
+pub mod serve;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};

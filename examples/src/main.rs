@@ -3,9 +3,11 @@
 
 use std::net::SocketAddr;
 
+use keygate::https::RequireHttps;
 use keygate::record::KeyFilter;
 use keygate::store::KeyStore;
 use keygate::{CachedStore, KeyGate, KeyGateBuilder, SqlStore};
+use keygate_example::serve::{serve, tls_config};
 use keygate_example::{AppState, DECLARED_SCOPES, Items, access, app, mint_demo_keys, openapi};
 use tracing_subscriber::EnvFilter;
 
@@ -34,6 +36,21 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|_| "127.0.0.1:3000".to_owned())
         .parse()
         .map_err(|e| format!("KEYGATE_ADDR: {e}"))?;
+    let tls = match (env("KEYGATE_TLS_CERT"), env("KEYGATE_TLS_KEY")) {
+        (Some(cert), Some(key)) => Some(tls_config(cert.as_ref(), key.as_ref())?),
+        (None, None) => None,
+        _ => return Err("set both KEYGATE_TLS_CERT and KEYGATE_TLS_KEY, or neither".into()),
+    };
+    if tls.is_none() && !addr.ip().is_loopback() && env("KEYGATE_ALLOW_PLAIN_HTTP").is_none() {
+        // Keys sent to this address would cross the network in the clear.
+        return Err(format!(
+            "refusing to serve plain HTTP on {addr}: set KEYGATE_TLS_CERT and KEYGATE_TLS_KEY \
+             (PEM files), or KEYGATE_ALLOW_PLAIN_HTTP=1 behind a TLS-terminating proxy listed in \
+             KEYGATE_TRUSTED_PROXIES"
+        )
+        .into());
+    }
+    let https = https_policy()?;
     let url = std::env::var("KEYGATE_DATABASE_URL")
         .ok()
         .filter(|url| !url.is_empty())
@@ -49,7 +66,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // The command line refuses the scopes this service refuses.
     store.record_declared_scopes(DECLARED_SCOPES).await?;
     let fresh = store.list(&KeyFilter::default()).await?.is_empty();
-    let gate = gate_builder().store(CachedStore::new(store)).build();
+    let gate = gate_builder()
+        .require_https(https)
+        .store(CachedStore::new(store))
+        .build();
     let keys = if fresh {
         Some(mint_demo_keys(&gate).await?)
     } else {
@@ -59,7 +79,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
 
-    println!("keygate example listening on http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("keygate example listening on {scheme}://{addr}");
     if pepper().is_none() {
         println!(
             "Running without a pepper: stored hashes are plain SHA-256. Set {PEPPER_VAR} (from a \
@@ -96,21 +117,26 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!();
     println!("Then:");
-    println!("curl -s http://{addr}/items -H \"X-API-Key: $KEYGATE_READ_KEY\"");
+    // With a certificate of your own making, curl needs it as its trust root.
+    let curl = if tls.is_some() {
+        "curl -s --cacert \"$KEYGATE_TLS_CERT\""
+    } else {
+        "curl -s"
+    };
+    let base = format!("{scheme}://{addr}");
+    println!("{curl} {base}/items -H \"X-API-Key: $KEYGATE_READ_KEY\"");
     println!(
-        "curl -s http://{addr}/items -H \"Authorization: Bearer $KEYGATE_WRITE_KEY\" -H 'Content-Type: application/json' -d '{{\"name\": \"pear\"}}'"
+        "{curl} {base}/items -H \"Authorization: Bearer $KEYGATE_WRITE_KEY\" -H 'Content-Type: application/json' -d '{{\"name\": \"pear\"}}'"
     );
-    println!("curl -s -X DELETE http://{addr}/items/1 -H \"X-API-Key: $KEYGATE_ADMIN_KEY\" -i");
-    println!("curl -s http://{addr}/whoami -H \"X-API-Key: $KEYGATE_READ_KEY\"");
-    println!("curl -s http://{addr}/items -i    # 401 missing_api_key");
+    println!("{curl} -X DELETE {base}/items/1 -H \"X-API-Key: $KEYGATE_ADMIN_KEY\" -i");
+    println!("{curl} {base}/whoami -H \"X-API-Key: $KEYGATE_READ_KEY\"");
+    println!("{curl} {base}/items -i    # 401 missing_api_key");
 
     let state = AppState {
         gate: gate.clone(),
         items: Items::with(&["apple", "banana"]),
     };
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    serve(listener, app(state), tls, shutdown_signal()).await?;
     // Last-used times are written every few seconds; write what is pending before exiting.
     gate.flush_usage().await?;
     println!("keygate example stopped");
@@ -123,6 +149,29 @@ const PREFIX: &str = "demo";
 
 /// The environment variable holding the pepper mixed into every stored hash.
 const PEPPER_VAR: &str = "KEYGATE_PEPPER";
+
+/// A variable's value, if set and not empty.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// Keys travel only over HTTPS: TLS to this service, or HTTPS to a proxy listed in
+/// `KEYGATE_TRUSTED_PROXIES` (comma-separated addresses or CIDR blocks). Plain HTTP from this
+/// machine itself is allowed, so `cargo run` and `curl` work without a certificate.
+fn https_policy() -> Result<RequireHttps, String> {
+    let mut policy = RequireHttps::new().exempt_loopback(true);
+    for proxy in env("KEYGATE_TRUSTED_PROXIES")
+        .iter()
+        .flat_map(|list| list.split(','))
+    {
+        policy = policy.trust_proxy(proxy);
+    }
+    // Checked here so a mistyped address is reported as the variable's fault.
+    policy
+        .validate()
+        .map_err(|e| format!("KEYGATE_TRUSTED_PROXIES: {e}"))?;
+    Ok(policy)
+}
 
 fn pepper() -> Option<String> {
     std::env::var(PEPPER_VAR).ok().filter(|p| !p.is_empty())

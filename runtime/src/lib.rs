@@ -72,6 +72,7 @@ pub mod duration;
 pub mod extract;
 pub mod gate;
 pub mod hash;
+pub mod https;
 mod identity;
 mod key_format;
 pub mod layer;

@@ -23,6 +23,11 @@
 //! ### insufficient_scope
 //! 403: the key is valid but lacks the scopes the route requires; `required_scopes` names them.
 //!
+//! ### https_required
+//! 403: the gate requires HTTPS and the key came over plain HTTP (see [`crate::https`]). The key
+//! was not looked up; it has been exposed on the network and should be rotated. Retrying with
+//! another key over the same connection would not help, so this is not a 401.
+//!
 //! ### key_store_unavailable
 //! 503: the key store could not answer, so no decision could be made. keygate fails closed.
 
@@ -57,6 +62,8 @@ pub enum RejectionKind {
     },
     /// The key store could not answer.
     StoreUnavailable,
+    /// The gate requires HTTPS and the key came over plain HTTP.
+    HttpsRequired,
 }
 
 impl RejectionKind {
@@ -70,13 +77,16 @@ impl RejectionKind {
             RejectionKind::Ambiguous => "ambiguous_api_key",
             RejectionKind::InsufficientScope { .. } => "insufficient_scope",
             RejectionKind::StoreUnavailable => "key_store_unavailable",
+            RejectionKind::HttpsRequired => "https_required",
         }
     }
 
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            RejectionKind::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            RejectionKind::InsufficientScope { .. } | RejectionKind::HttpsRequired => {
+                StatusCode::FORBIDDEN
+            }
             RejectionKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -92,6 +102,7 @@ impl RejectionKind {
             RejectionKind::Ambiguous => "More than one API key",
             RejectionKind::InsufficientScope { .. } => "Insufficient scope",
             RejectionKind::StoreUnavailable => "Key store unavailable",
+            RejectionKind::HttpsRequired => "HTTPS required",
         }
     }
 
@@ -115,6 +126,9 @@ impl RejectionKind {
             RejectionKind::StoreUnavailable => {
                 "The API key could not be checked right now; try again later.".to_owned()
             }
+            RejectionKind::HttpsRequired => "API keys are accepted over HTTPS only. This key was \
+                 sent unencrypted; treat it as exposed and rotate it."
+                .to_owned(),
         }
     }
 }

@@ -341,3 +341,24 @@ fn validate(doc: &Value) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn a_gate_requiring_https_documents_403_https_required_on_every_protected_operation() {
+    let plain = serde_json::to_value(openapi(&gate())).unwrap();
+    let https_gate = KeyGate::builder()
+        .declared_scopes(keygate_example::DECLARED_SCOPES)
+        .require_https(keygate::https::RequireHttps::new())
+        .build();
+    let https = serde_json::to_value(openapi(&https_gate)).unwrap();
+    // `/whoami` needs any valid key and no scope: a 403 only when HTTPS is required.
+    assert!(plain["paths"]["/whoami"]["get"]["responses"].get("403").is_none());
+    let forbidden = resolve(&https, &https["paths"]["/whoami"]["get"]["responses"]["403"]);
+    assert!(
+        forbidden["description"]
+            .as_str()
+            .unwrap()
+            .contains("`https_required`"),
+        "{forbidden}"
+    );
+    validate(&https);
+}

@@ -11,6 +11,7 @@ use super::{Inner, KeyGate};
 use crate::credentials::Sources;
 use crate::declared::DeclaredScope;
 use crate::hash::SecretHasher;
+use crate::https::RequireHttps;
 use crate::key_format::is_valid_prefix;
 use crate::reject::{Rejection, RenderFn, Rendering};
 use crate::store::{DynStore, KeyStore, MemoryStore};
@@ -30,6 +31,7 @@ pub struct KeyGateBuilder {
     store: Option<Arc<dyn DynStore>>,
     flush_interval: Duration,
     declared: Option<&'static [DeclaredScope]>,
+    https: Option<RequireHttps>,
 }
 
 impl fmt::Debug for KeyGateBuilder {
@@ -189,6 +191,24 @@ impl KeyGateBuilder {
         self
     }
 
+    /// Refuses keys sent over plain HTTP: a request that presents a key, over a connection that
+    /// was not TLS and not forwarded as HTTPS by a trusted proxy, gets `403 https_required`
+    /// before its key is looked up. Off by default. See [`crate::https`] for what counts as HTTPS.
+    ///
+    /// ```
+    /// use keygate::KeyGate;
+    /// use keygate::https::RequireHttps;
+    ///
+    /// let gate = KeyGate::builder()
+    ///     .require_https(RequireHttps::new().trust_proxy("10.0.0.0/8"))
+    ///     .build();
+    /// # let _ = gate;
+    /// ```
+    pub fn require_https(mut self, policy: RequireHttps) -> Self {
+        self.https = Some(policy);
+        self
+    }
+
     /// Builds the `KeyGate`, or says what is wrong with the configuration.
     pub fn try_build(self) -> Result<KeyGate, ConfigError> {
         if !is_valid_prefix(&self.prefix) {
@@ -211,6 +231,9 @@ impl KeyGateBuilder {
                 "strict_pepper needs a pepper: without one no stored hash could be accepted".into(),
             ));
         }
+        if let Some(https) = &self.https {
+            https.validate()?;
+        }
         let sources = Sources::new(self.header.as_deref(), self.bearer, self.query, self.cookie)?;
         let challenges = sources.challenges(&self.realm)?;
         let store: Arc<dyn DynStore> = match self.store {
@@ -232,6 +255,7 @@ impl KeyGateBuilder {
                     hook: self.hook,
                 }),
                 declared: self.declared,
+                https: self.https,
             }),
         })
     }
@@ -266,6 +290,7 @@ impl KeyGate {
             store: None,
             flush_interval: Duration::from_secs(5),
             declared: None,
+            https: None,
         }
     }
 }

@@ -60,6 +60,8 @@ pub(crate) struct Inner {
     pub(crate) rendering: Arc<Rendering>,
     pub(crate) usage: Usage,
     pub(crate) declared: Option<&'static [DeclaredScope]>,
+    /// Keys only over HTTPS, when set.
+    pub(crate) https: Option<crate::https::RequireHttps>,
 }
 
 impl fmt::Debug for KeyGate {
@@ -73,6 +75,12 @@ impl fmt::Debug for KeyGate {
 }
 
 impl KeyGate {
+    /// Whether keys sent over plain HTTP are refused
+    /// ([`KeyGateBuilder::require_https`](crate::KeyGateBuilder::require_https)).
+    pub fn requires_https(&self) -> bool {
+        self.inner.https.is_some()
+    }
+
     /// The key prefix.
     pub fn prefix(&self) -> &str {
         &self.inner.prefix

@@ -235,7 +235,10 @@ impl KeyGate {
         }
         let result = match presented_key(&self.inner.sources, parts) {
             Ok(None) => Err(Failure::new(RejectionKind::Missing, None)),
-            Ok(Some(presented)) => self.check(presented, requirement).await,
+            Ok(Some(presented)) => match self.plain_http(parts) {
+                Some(kind) => Err(Failure::new(kind, None)),
+                None => self.check(presented, requirement).await,
+            },
             Err(kind) => Err(Failure::new(kind, None)),
         };
         match result {
@@ -254,6 +257,24 @@ impl KeyGate {
                 Err(self.reject(failure.kind))
             }
         }
+    }
+
+    /// `Some(HttpsRequired)` when the gate requires HTTPS and the request did not come over it.
+    /// Decided before the key is looked up: the key is exposed either way, and a lookup would
+    /// only tell whoever is listening whether it works.
+    fn plain_http(&self, parts: &Parts) -> Option<RejectionKind> {
+        let why = self.inner.https.as_ref()?.check(parts).err()?;
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str);
+        tracing::warn!(
+            target: "keygate",
+            route,
+            why = %why,
+            "refused an API key sent without HTTPS; the key is exposed and should be rotated"
+        );
+        Some(RejectionKind::HttpsRequired)
     }
 
     /// Like [`admit`](Self::admit) with no scope requirement, but `Ok(None)` when the request

@@ -89,7 +89,7 @@ pub fn secure(gate: &KeyGate, openapi: &mut OpenApi) -> Vec<&'static ProtectedHa
         .insert(PROBLEM_SCHEMA.to_owned(), problem_schema().into());
     for (name, response) in [
         (UNAUTHORIZED_RESPONSE, unauthorized()),
-        (FORBIDDEN_RESPONSE, forbidden()),
+        (FORBIDDEN_RESPONSE, forbidden(gate.requires_https())),
         (UNAVAILABLE_RESPONSE, unavailable()),
     ] {
         components
@@ -110,7 +110,7 @@ pub fn secure(gate: &KeyGate, openapi: &mut OpenApi) -> Vec<&'static ProtectedHa
             if named.any(|other| other.requirement() != first.requirement()) {
                 continue;
             }
-            protect(operation, first, &scheme_names);
+            protect(operation, first, &scheme_names, gate.requires_https());
             matched.extend(handlers.iter().filter(|h| h.name == id));
         }
     }
@@ -204,7 +204,7 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .filter_map(Option::as_mut)
 }
 
-fn protect(operation: &mut Operation, handler: &ProtectedHandler, schemes: &[&str]) {
+fn protect(operation: &mut Operation, handler: &ProtectedHandler, schemes: &[&str], https: bool) {
     let mut security = Vec::new();
     for scheme in schemes {
         match handler.mode {
@@ -224,7 +224,7 @@ fn protect(operation: &mut Operation, handler: &ProtectedHandler, schemes: &[&st
     responses
         .entry("401".to_owned())
         .or_insert_with(|| Ref::from_response_name(UNAUTHORIZED_RESPONSE).into());
-    if !handler.scopes.is_empty() {
+    if !handler.scopes.is_empty() || https {
         responses
             .entry("403".to_owned())
             .or_insert_with(|| Ref::from_response_name(FORBIDDEN_RESPONSE).into());
@@ -291,10 +291,15 @@ fn unauthorized() -> Response {
     )
 }
 
-fn forbidden() -> Response {
-    problem_response(
-        "The API key lacks the required scopes: `code` is `insufficient_scope`, and `required_scopes` names them.",
-    )
+fn forbidden(https: bool) -> Response {
+    let scopes = "The API key lacks the required scopes: `code` is `insufficient_scope`, and `required_scopes` names them.";
+    if https {
+        problem_response(&format!(
+            "{scopes} Or the key came over plain HTTP, which this service refuses: `code` is `https_required`."
+        ))
+    } else {
+        problem_response(scopes)
+    }
 }
 
 fn unavailable() -> Response {
