@@ -60,6 +60,7 @@ pub struct RequireHttps {
     /// Entries given to `trust_proxy` that are not addresses or blocks, refused at build.
     invalid: Vec<String>,
     exempt_loopback: bool,
+    revoke_exposed: bool,
 }
 
 impl fmt::Debug for RequireHttps {
@@ -67,6 +68,7 @@ impl fmt::Debug for RequireHttps {
         f.debug_struct("RequireHttps")
             .field("trusted_proxies", &self.proxies)
             .field("exempt_loopback", &self.exempt_loopback)
+            .field("revoke_exposed_keys", &self.revoke_exposed)
             .finish()
     }
 }
@@ -97,6 +99,20 @@ impl RequireHttps {
     pub fn exempt_loopback(mut self, exempt: bool) -> Self {
         self.exempt_loopback = exempt;
         self
+    }
+
+    /// Whether a valid key that arrives over plain HTTP (from a peer that is not exempt) is
+    /// revoked on the spot, since it has been exposed. Off by default: a client misconfigured for
+    /// a moment loses its key, and whoever owns it must be ready to mint a new one. Only a key
+    /// whose secret matches is revoked, so nobody can revoke someone else's key by its public id.
+    /// The request still gets `403 https_required`; a WARN event says the key was revoked.
+    pub fn revoke_exposed_keys(mut self, revoke: bool) -> Self {
+        self.revoke_exposed = revoke;
+        self
+    }
+
+    pub(crate) fn revokes_exposed_keys(&self) -> bool {
+        self.revoke_exposed
     }
 
     /// Whether every [`trust_proxy`](Self::trust_proxy) entry was an address or block; the gate's

@@ -3,11 +3,14 @@
 //! is refused with `403 https_required` before it is looked up, unless a trusted proxy forwarded
 //! it as HTTPS; forwarding headers from anyone else are ignored.
 
+#[path = "http/support/key_parts.rs"]
+mod key_parts;
 mod sql_support;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use key_parts::KeyParts;
 use keygate::KeyGate;
 use keygate::https::RequireHttps;
 use keygate_example::serve::{serve, tls_config};
@@ -126,7 +129,7 @@ async fn a_key_over_plain_http_is_refused_before_it_is_looked_up() {
         (403, Some("https_required".to_owned()))
     );
     // A made-up key gets the same answer: whether a key works is never said over plain HTTP.
-    let made_up = format!("{}x", &keys.read[..keys.read.len() - 1]);
+    let made_up = KeyParts::of(&keys.read).with_changed_secret();
     assert_eq!(
         get_items(&client, &base, Some(&made_up), &[]).await,
         (403, Some("https_required".to_owned()))
@@ -211,4 +214,45 @@ async fn loopback_can_be_exempted_for_local_development() {
         .await,
         (200, None)
     );
+}
+
+#[tokio::test]
+async fn an_exposed_key_can_be_revoked_on_the_spot() {
+    let gate = KeyGate::builder()
+        .prefix("demo")
+        .declared_scopes(DECLARED_SCOPES)
+        .require_https(RequireHttps::new().revoke_exposed_keys(true))
+        .build();
+    let keys = mint_demo_keys(&gate).await.unwrap();
+    let state = AppState {
+        gate: gate.clone(),
+        items: Items::with(&["apple"]),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(serve(listener, app(state), None, std::future::pending()));
+    let client = plain_client();
+
+    // A well-formed key with the read key's public id and another secret: refused, and the
+    // real key untouched.
+    let made_up = KeyParts::of(&keys.read).with_changed_secret();
+    assert_eq!(
+        get_items(&client, &base, Some(&made_up), &[]).await,
+        (403, Some("https_required".to_owned()))
+    );
+    assert!(
+        gate.verify(&keys.read).await.is_ok(),
+        "not revoked by a forgery"
+    );
+
+    // The real key over plain HTTP: refused, and revoked.
+    assert_eq!(
+        get_items(&client, &base, Some(&keys.read), &[]).await,
+        (403, Some("https_required".to_owned()))
+    );
+    assert_eq!(
+        gate.verify(&keys.read).await.unwrap_err().code(),
+        "revoked_api_key"
+    );
+    assert!(gate.verify(&keys.write).await.is_ok(), "only that key");
 }

@@ -351,8 +351,15 @@ fn a_gate_requiring_https_documents_403_https_required_on_every_protected_operat
         .build();
     let https = serde_json::to_value(openapi(&https_gate)).unwrap();
     // `/whoami` needs any valid key and no scope: a 403 only when HTTPS is required.
-    assert!(plain["paths"]["/whoami"]["get"]["responses"].get("403").is_none());
-    let forbidden = resolve(&https, &https["paths"]["/whoami"]["get"]["responses"]["403"]);
+    assert!(
+        plain["paths"]["/whoami"]["get"]["responses"]
+            .get("403")
+            .is_none()
+    );
+    let forbidden = resolve(
+        &https,
+        &https["paths"]["/whoami"]["get"]["responses"]["403"],
+    );
     assert!(
         forbidden["description"]
             .as_str()

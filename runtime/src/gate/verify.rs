@@ -236,7 +236,10 @@ impl KeyGate {
         let result = match presented_key(&self.inner.sources, parts) {
             Ok(None) => Err(Failure::new(RejectionKind::Missing, None)),
             Ok(Some(presented)) => match self.plain_http(parts) {
-                Some(kind) => Err(Failure::new(kind, None)),
+                Some(kind) => {
+                    self.revoke_exposed(presented).await;
+                    Err(Failure::new(kind, None))
+                }
                 None => self.check(presented, requirement).await,
             },
             Err(kind) => Err(Failure::new(kind, None)),
@@ -275,6 +278,35 @@ impl KeyGate {
             "refused an API key sent without HTTPS; the key is exposed and should be rotated"
         );
         Some(RejectionKind::HttpsRequired)
+    }
+
+    /// Revokes a key that came over plain HTTP, when the gate is set to: only if it verifies, so
+    /// a made-up key naming someone else's public id revokes nothing.
+    async fn revoke_exposed(&self, presented: &str) {
+        if !self
+            .inner
+            .https
+            .as_ref()
+            .is_some_and(|https| https.revokes_exposed_keys())
+        {
+            return;
+        }
+        let Ok(key) = self.check(presented.trim(), Requirement::NONE).await else {
+            return;
+        };
+        match self.revoke_key(key.key_id()).await {
+            Ok(_) => tracing::warn!(
+                target: "keygate",
+                key_id = key.key_id(),
+                "revoked a key sent without HTTPS"
+            ),
+            Err(error) => tracing::error!(
+                target: "keygate",
+                key_id = key.key_id(),
+                %error,
+                "could not revoke a key sent without HTTPS"
+            ),
+        }
     }
 
     /// Like [`admit`](Self::admit) with no scope requirement, but `Ok(None)` when the request
