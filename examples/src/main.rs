@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use keygate::record::KeyFilter;
 use keygate::store::KeyStore;
 use keygate::{CachedStore, KeyGate, KeyGateBuilder, SqlStore};
-use keygate_example::{AppState, DECLARED_SCOPES, Items, access, app, mint_demo_keys, openapi};
+use keygate_example::{
+    AppState, DECLARED_SCOPES, Items, access, app, leaks, mint_demo_keys, openapi,
+};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -103,12 +105,23 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("curl -s -X DELETE http://{addr}/items/1 -H \"X-API-Key: $KEYGATE_ADMIN_KEY\" -i");
     println!("curl -s http://{addr}/whoami -H \"X-API-Key: $KEYGATE_READ_KEY\"");
     println!("curl -s http://{addr}/items -i    # 401 missing_api_key");
+    println!();
+    println!(
+        "Secret scanning reports are received at POST http://{addr}{} (keys from {}).",
+        leaks::PATH,
+        leaks::keys_url_from_env()
+    );
 
     let state = AppState {
         gate: gate.clone(),
         items: Items::with(&["apple", "banana"]),
     };
-    axum::serve(listener, app(state))
+    // GitHub's keys are fetched on the first report, so the service starts offline.
+    let router = app(state).route(
+        leaks::PATH,
+        leaks::endpoint(&gate, &leaks::keys_url_from_env()),
+    );
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     // Last-used times are written every few seconds; write what is pending before exiting.

@@ -691,3 +691,48 @@ async fn a_slow_hook_does_not_hold_the_answer() {
             .is_some()
     );
 }
+
+/// The example service's endpoint: a genuine report revokes the key and the hook logs the key id
+/// and owner at WARN, never the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_logs_a_leak_at_warn() {
+    let logs = CapturedLogs::start();
+    let db = TempDb::new("leaks-example");
+    let github = Github::start().await;
+    let gate = KeyGate::builder()
+        .prefix(PREFIX)
+        .store(sqlite_store(&db).await)
+        .build();
+    let app: Router = Router::new().route(
+        keygate_example::leaks::PATH,
+        keygate_example::leaks::endpoint(&gate, &github.url),
+    );
+    let addr = serve(app).await;
+    let created = gate
+        .create_key(NewKey::new("example-leak").owner("team-example"))
+        .await
+        .unwrap();
+    let key = created.key.expose();
+    let body = report(&[(key, Some(LEAK_URL))]);
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/security/leaked-keys"))
+        .header("Github-Public-Key-Identifier", IDENTIFIER)
+        .header("Github-Public-Key-Signature", github.sign(&body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let started = Instant::now();
+    let line = loop {
+        let lines = logs.lines_with("tell its owner");
+        if let Some(line) = lines.iter().find(|l| l.contains(&created.record.key_id)) {
+            break line.clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "never logged");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("team-example"), "{line}");
+    assert!(logs.lines_with(&key[key.len() - 49..]).is_empty());
+}
