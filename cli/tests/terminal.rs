@@ -123,7 +123,10 @@ fn a_revocation_reason_is_shown_and_cannot_steer_the_terminal() {
         show.contains("found at:     https://example.com/\\u{1b}[2J"),
         "{show}"
     );
-    assert!(show.contains("found in:     x\\u{a}kg_fake  line"), "{show}");
+    assert!(
+        show.contains("found in:     x\\u{a}kg_fake  line"),
+        "{show}"
+    );
     assert_eq!(show.lines().count(), 14, "three more lines: {show}");
     let plain = stdout(&keygate(&db, &["keys", "show", &plain_id], None));
     assert_eq!(plain.lines().count(), 11, "no reason, no lines: {plain}");
@@ -137,5 +140,8 @@ fn a_revocation_reason_is_shown_and_cannot_steer_the_terminal() {
     assert_inert("show --json", &json);
     let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(parsed["revocation"]["kind"], "leaked");
-    assert_eq!(parsed["revocation"]["source"], FORGED_LINE, "JSON keeps the exact text");
+    assert_eq!(
+        parsed["revocation"]["source"], FORGED_LINE,
+        "JSON keeps the exact text"
+    );
 }

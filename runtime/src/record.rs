@@ -336,3 +336,28 @@ impl KeyFilter {
             && self.state.is_none_or(|s| s == record.state_at(now))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_is_bounded_and_cleaned() {
+        let reason = RevocationReason::leaked(
+            Some(format!("https://example.com/\u{1b}[2J{}", "é".repeat(2000))),
+            Some("content\nforged".into()),
+        );
+        let url = reason.url.unwrap();
+        assert!(url.len() <= MAX_REVOCATION_URL_LEN && url.len() > MAX_REVOCATION_URL_LEN - 2);
+        assert!(!url.contains('\u{1b}'), "{url}");
+        assert_eq!(reason.source.as_deref(), Some("content\u{fffd}forged"));
+        assert_eq!(
+            RevocationReason::new("Compromised Laptop!").kind,
+            "compromised_laptop_"
+        );
+        assert_eq!(
+            RevocationReason::new(&"x".repeat(100)).kind.len(),
+            MAX_REVOCATION_KIND_LEN
+        );
+    }
+}

@@ -217,7 +217,10 @@ impl Service {
     fn assert_never_logged(&self, tokens: &[&str]) {
         for token in tokens {
             let secret = &token[token.len() - 49..];
-            assert!(self.logs.lines_with(secret).is_empty(), "a token was logged");
+            assert!(
+                self.logs.lines_with(secret).is_empty(),
+                "a token was logged"
+            );
         }
     }
 }
@@ -272,8 +275,8 @@ macro_rules! on_both {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some(pg) = super::PgSchema::create(concat!("leaks::", stringify!($scenario)))
-                    .await
+                let Some(pg) =
+                    super::PgSchema::create(concat!("leaks::", stringify!($scenario))).await
                 else {
                     return;
                 };
@@ -349,7 +352,10 @@ async fn genuine_report_revokes(connect: impl AsyncFn() -> SqlStore) {
     let record = service.gate.get_key(&key_id).await.unwrap();
     assert_eq!(record.revocation.unwrap().url.as_deref(), Some(LEAK_URL));
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(service.leaks.try_recv().is_err(), "the hook was called twice");
+    assert!(
+        service.leaks.try_recv().is_err(),
+        "the hook was called twice"
+    );
 
     // The revocation reaches the other instance, through its cache.
     let started = Instant::now();
@@ -437,11 +443,25 @@ async fn a_mixed_batch_gets_the_right_labels(connect: impl AsyncFn() -> SqlStore
     }
 
     assert_eq!(
-        service.gate.get_key(&live_id).await.unwrap().revocation.unwrap().kind,
+        service
+            .gate
+            .get_key(&live_id)
+            .await
+            .unwrap()
+            .revocation
+            .unwrap()
+            .kind,
         "leaked"
     );
     assert_eq!(
-        service.gate.get_key(&revoked_id).await.unwrap().revocation.unwrap().kind,
+        service
+            .gate
+            .get_key(&revoked_id)
+            .await
+            .unwrap()
+            .revocation
+            .unwrap()
+            .kind,
         "rotated_out",
         "an earlier revocation keeps its reason"
     );
@@ -474,7 +494,9 @@ async fn forged_and_malformed_reports_revoke_nothing(connect: impl AsyncFn() -> 
     service.assert_refused(got, 400, "missing_signature").await;
 
     // A signature that is not base64, or not DER.
-    let got = service.post(genuine.clone(), Some(IDENTIFIER), Some("%%%")).await;
+    let got = service
+        .post(genuine.clone(), Some(IDENTIFIER), Some("%%%"))
+        .await;
     service.assert_refused(got, 403, "invalid_signature").await;
     let got = service
         .post(genuine.clone(), Some(IDENTIFIER), Some("bm90IGRlcg=="))
@@ -485,24 +507,32 @@ async fn forged_and_malformed_reports_revoke_nothing(connect: impl AsyncFn() -> 
     let mut tampered = genuine.clone();
     let at = tampered.len() - 5;
     tampered[at] ^= 0x01;
-    let got = service.post(tampered, Some(IDENTIFIER), Some(&signature)).await;
+    let got = service
+        .post(tampered, Some(IDENTIFIER), Some(&signature))
+        .await;
     service.assert_refused(got, 403, "invalid_signature").await;
 
     // Signed by another key, under GitHub's identifier.
     let forger = random_signing_key();
     let forged: Signature = forger.sign(&genuine);
     let forged = base64::engine::general_purpose::STANDARD.encode(forged.to_der());
-    let got = service.post(genuine.clone(), Some(IDENTIFIER), Some(&forged)).await;
+    let got = service
+        .post(genuine.clone(), Some(IDENTIFIER), Some(&forged))
+        .await;
     service.assert_refused(got, 403, "invalid_signature").await;
 
     // Signed by GitHub's other published key... no: a genuine signature under the other key's
     // identifier does not verify either.
-    let got = service.post(genuine.clone(), Some("0ld"), Some(&signature)).await;
+    let got = service
+        .post(genuine.clone(), Some("0ld"), Some(&signature))
+        .await;
     service.assert_refused(got, 403, "invalid_signature").await;
 
     // A genuine signature replayed on another body.
     let other_body = report(&[(&other, Some(LEAK_URL))]);
-    let got = service.post(other_body, Some(IDENTIFIER), Some(&signature)).await;
+    let got = service
+        .post(other_body, Some(IDENTIFIER), Some(&signature))
+        .await;
     service.assert_refused(got, 403, "invalid_signature").await;
 
     // Over the size bound, although signed.
@@ -514,8 +544,8 @@ async fn forged_and_malformed_reports_revoke_nothing(connect: impl AsyncFn() -> 
     service.assert_refused(got, 413, "payload_too_large").await;
 
     // Over the count bound, although signed.
-    let many: Vec<(&str, Option<&str>)> = std::iter::repeat_n((key.as_str(), None), MAX_TOKENS + 1)
-        .collect();
+    let many: Vec<(&str, Option<&str>)> =
+        std::iter::repeat_n((key.as_str(), None), MAX_TOKENS + 1).collect();
     let got = service.report(&github, report(&many)).await;
     service.assert_refused(got, 413, "too_many_tokens").await;
 
@@ -546,16 +576,24 @@ async fn unknown_identifiers_refetch_at_most_once_a_minute() {
     let body = report(&[(&key, None)]);
     let signature = github.sign(&body);
 
-    assert_eq!(github.hits(), 0, "nothing is fetched before the first report");
+    assert_eq!(
+        github.hits(),
+        0,
+        "nothing is fetched before the first report"
+    );
     let got = service
         .post(body.clone(), Some("made-up-1"), Some(&signature))
         .await;
-    service.assert_refused(got, 403, "unknown_signing_key").await;
+    service
+        .assert_refused(got, 403, "unknown_signing_key")
+        .await;
     assert_eq!(github.hits(), 1, "an unknown identifier is looked up");
     let got = service
         .post(body.clone(), Some("made-up-2"), Some(&signature))
         .await;
-    service.assert_refused(got, 403, "unknown_signing_key").await;
+    service
+        .assert_refused(got, 403, "unknown_signing_key")
+        .await;
     assert_eq!(github.hits(), 1, "a second unknown within a minute is not");
     service.assert_nothing_revoked(&[&key_id]).await;
 
@@ -563,7 +601,15 @@ async fn unknown_identifiers_refetch_at_most_once_a_minute() {
     let (status, _, _) = service.report(&github, body).await;
     assert_eq!(status, 200);
     assert_eq!(github.hits(), 1);
-    assert!(service.gate.get_key(&key_id).await.unwrap().revoked_at.is_some());
+    assert!(
+        service
+            .gate
+            .get_key(&key_id)
+            .await
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
 }
 
 /// When the keys cannot be fetched the report is refused with a 503 (GitHub retries) and nothing
@@ -583,7 +629,9 @@ async fn unreachable_keys_refuse_with_503_and_revoke_nothing() {
     .await;
     let (key, key_id) = service.key("victim").await;
     let got = service.report(&github, report(&[(&key, None)])).await;
-    service.assert_refused(got, 503, "signing_keys_unavailable").await;
+    service
+        .assert_refused(got, 503, "signing_keys_unavailable")
+        .await;
     service.assert_nothing_revoked(&[&key_id]).await;
 
     let db = TempDb::new("leaks-failing");
@@ -592,11 +640,15 @@ async fn unreachable_keys_refuse_with_503_and_revoke_nothing() {
     let (key, key_id) = service.key("victim").await;
     let body = report(&[(&key, None)]);
     let got = service.report(&github, body.clone()).await;
-    service.assert_refused(got, 503, "signing_keys_unavailable").await;
+    service
+        .assert_refused(got, 503, "signing_keys_unavailable")
+        .await;
     // Within the minute, a failed fetch is not retried, and still says 503, not 403.
     github.failing.store(false, Ordering::SeqCst);
     let got = service.report(&github, body).await;
-    service.assert_refused(got, 503, "signing_keys_unavailable").await;
+    service
+        .assert_refused(got, 503, "signing_keys_unavailable")
+        .await;
     assert_eq!(github.hits(), 1);
     service.assert_nothing_revoked(&[&key_id]).await;
     service.assert_never_logged(&[&key]);

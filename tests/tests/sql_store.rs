@@ -143,7 +143,10 @@ async fn suite<S: KeyStore>(name: &str, store: Probe<S>) {
     assert!(first.is_some());
     assert_eq!(code(&gate, a.key.expose()).await, "revoked_api_key");
     let later = OffsetDateTime::now_utc() + time::Duration::hours(1);
-    let revoke_later = || KeyChange::Revoke { at: later, reason: None };
+    let revoke_later = || KeyChange::Revoke {
+        at: later,
+        reason: None,
+    };
     assert_eq!(
         store
             .update(&a.record.key_id, revoke_later())

@@ -226,11 +226,7 @@ impl KeyGate {
     {
         let receiver = Receiver {
             gate: self.clone(),
-            keys: SigningKeys::new(
-                scanning.keys_url,
-                REFETCH_INTERVAL,
-                scanning.fetch_timeout,
-            ),
+            keys: SigningKeys::new(scanning.keys_url, REFETCH_INTERVAL, scanning.fetch_timeout),
             on_leak: scanning.on_leak,
         };
         axum::routing::post(receive).with_state(Arc::new(receiver))
@@ -305,24 +301,28 @@ impl Receiver {
             Err(error) if error.is::<LengthLimitError>() => return Err(Refusal::PayloadTooLarge),
             Err(_) => return Err(Refusal::InvalidReport),
         };
-        let key = self.keys.get(identifier).await.map_err(|error| match error {
-            KeyLookupError::Unknown => {
-                tracing::warn!(
-                    target: "keygate",
-                    key_identifier = ?identifier,
-                    "a secret scanning report names an unknown signing key"
-                );
-                Refusal::UnknownSigningKey
-            }
-            KeyLookupError::Unavailable(error) => {
-                tracing::error!(
-                    target: "keygate",
-                    %error,
-                    "could not fetch the secret scanning signing keys"
-                );
-                Refusal::SigningKeysUnavailable
-            }
-        })?;
+        let key = self
+            .keys
+            .get(identifier)
+            .await
+            .map_err(|error| match error {
+                KeyLookupError::Unknown => {
+                    tracing::warn!(
+                        target: "keygate",
+                        key_identifier = ?identifier,
+                        "a secret scanning report names an unknown signing key"
+                    );
+                    Refusal::UnknownSigningKey
+                }
+                KeyLookupError::Unavailable(error) => {
+                    tracing::error!(
+                        target: "keygate",
+                        %error,
+                        "could not fetch the secret scanning signing keys"
+                    );
+                    Refusal::SigningKeysUnavailable
+                }
+            })?;
         // The raw bytes, exactly as received: nothing in the body is trusted before this.
         key.verify(&body, &signature)
             .map_err(|_| Refusal::InvalidSignature)?;

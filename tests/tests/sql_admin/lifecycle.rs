@@ -209,7 +209,10 @@ async fn the_listing_shows_why_a_key_was_revoked() {
         .create_key(keygate::NewKey::new("leaky").owner("team-x"))
         .await
         .unwrap();
-    let plain = gate.create_key(keygate::NewKey::new("plain")).await.unwrap();
+    let plain = gate
+        .create_key(keygate::NewKey::new("plain"))
+        .await
+        .unwrap();
     let reason = keygate::record::RevocationReason::leaked(
         Some("https://github.com/o/r/blob/1/.env".into()),
         Some("commit".into()),
