@@ -34,7 +34,7 @@
 //! 3. The body is parsed; at most [`MAX_TOKENS`] tokens.
 //! 4. Each token that is a key of this gate (its prefix, checksum, id and secret all match) is
 //!    revoked at once, with the reason `leaked` and the reported `url` and `source` (see
-//!    [`RevocationReason`](crate::record::RevocationReason)); the service's hook hears of it
+//!    [`RevocationReason`]); the service's hook hears of it
 //!    ([`LeakedKey`]). A key that was revoked already keeps its first reason, and the hook is not
 //!    called again.
 //! 5. The answer is `200` with GitHub's feedback, one entry per token:
