@@ -148,3 +148,116 @@ impl SigningKeys {
         Ok(keys)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::routing::get;
+    use p256::ecdsa::SigningKey;
+    use p256::pkcs8::{EncodePublicKey, LineEnding};
+
+    use super::*;
+
+    fn public_pem() -> String {
+        let key = loop {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).unwrap();
+            if let Ok(key) = SigningKey::from_slice(&bytes) {
+                break key;
+            }
+        };
+        key.verifying_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap()
+    }
+
+    /// A keys endpoint whose document the test can change, counting its requests.
+    async fn keys_endpoint(
+        document: Arc<std::sync::Mutex<serde_json::Value>>,
+        hits: Arc<AtomicUsize>,
+    ) -> String {
+        let app = axum::Router::new().route(
+            "/keys",
+            get(move || {
+                hits.fetch_add(1, Ordering::SeqCst);
+                let document = document.lock().unwrap().clone();
+                async move { axum::Json(document) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}/keys")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_new_key_is_picked_up_after_the_interval_and_a_retired_one_dropped() {
+        let interval = Duration::from_millis(200);
+        let document = Arc::new(std::sync::Mutex::new(serde_json::json!({"public_keys": [
+            {"key_identifier": "a", "key": public_pem(), "is_current": true},
+            {"key_identifier": "broken", "key": "not a PEM key", "is_current": false},
+        ]})));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let url = keys_endpoint(document.clone(), hits.clone()).await;
+        let keys = SigningKeys::new(url, interval, Duration::from_secs(5));
+
+        assert!(keys.get("a").await.is_ok(), "fetched on first use");
+        assert!(keys.get("a").await.is_ok(), "then cached");
+        assert!(matches!(
+            keys.get("broken").await,
+            Err(KeyLookupError::Unknown)
+        ));
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            1,
+            "an unreadable entry is skipped"
+        );
+
+        // GitHub rotates: "b" replaces "a".
+        *document.lock().unwrap() = serde_json::json!({"public_keys": [
+            {"key_identifier": "b", "key": public_pem(), "is_current": true},
+        ]});
+        assert!(matches!(keys.get("b").await, Err(KeyLookupError::Unknown)));
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "not within the interval");
+        tokio::time::sleep(interval).await;
+        assert!(
+            keys.get("b").await.is_ok(),
+            "fetched again after the interval"
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+        assert!(
+            matches!(keys.get("a").await, Err(KeyLookupError::Unknown)),
+            "a retired key no longer verifies"
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_unknown_identifiers_cause_one_fetch() {
+        let document = Arc::new(std::sync::Mutex::new(
+            serde_json::json!({"public_keys": []}),
+        ));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let url = keys_endpoint(document, hits.clone()).await;
+        let keys = Arc::new(SigningKeys::new(
+            url,
+            Duration::from_secs(60),
+            Duration::from_secs(5),
+        ));
+        let lookups: Vec<_> = (0..20)
+            .map(|i| {
+                let keys = keys.clone();
+                tokio::spawn(async move { keys.get(&format!("forged-{i}")).await })
+            })
+            .collect();
+        for lookup in lookups {
+            assert!(matches!(
+                lookup.await.unwrap(),
+                Err(KeyLookupError::Unknown)
+            ));
+        }
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+    }
+}
