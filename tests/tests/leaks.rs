@@ -410,6 +410,14 @@ async fn a_mixed_batch_gets_the_right_labels(connect: impl AsyncFn() -> SqlStore
         .revoke_key_with_reason(&revoked_id, RevocationReason::new("rotated_out"))
         .await
         .unwrap();
+    // Expired, but an expiry can be moved: a leaked expired key is revoked too.
+    let expired = service
+        .gate
+        .create_key(NewKey::new("expired").expires_in(Duration::from_millis(1)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (expired, expired_id) = (expired.key.expose().to_owned(), expired.record.key_id);
     let foreign_prefix = KeyGate::builder()
         .prefix("other_live")
         .build()
@@ -423,6 +431,7 @@ async fn a_mixed_batch_gets_the_right_labels(connect: impl AsyncFn() -> SqlStore
     let tokens = [
         (live.as_str(), "true_positive"),
         (revoked.as_str(), "true_positive"),
+        (expired.as_str(), "true_positive"),
         (foreign_prefix.as_str(), "false_positive"),
         (unknown_id.as_str(), "false_positive"),
         (wrong_secret.as_str(), "false_positive"),
@@ -465,11 +474,29 @@ async fn a_mixed_batch_gets_the_right_labels(connect: impl AsyncFn() -> SqlStore
         "rotated_out",
         "an earlier revocation keeps its reason"
     );
-    let leak = tokio::time::timeout(Duration::from_secs(5), service.leaks.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(leak.key_id, live_id);
+    assert_eq!(
+        service
+            .gate
+            .get_key(&expired_id)
+            .await
+            .unwrap()
+            .revocation
+            .unwrap()
+            .kind,
+        "leaked"
+    );
+    let mut heard = Vec::new();
+    for _ in 0..2 {
+        let leak = tokio::time::timeout(Duration::from_secs(5), service.leaks.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        heard.push(leak.key_id);
+    }
+    heard.sort();
+    let mut expected = vec![live_id.clone(), expired_id.clone()];
+    expected.sort();
+    assert_eq!(heard, expected, "once for each key this report revoked");
     service.assert_nothing_revoked(&[&untouched_id]).await;
     service.assert_never_logged(&[&live, &revoked, &untouched, &wrong_secret, &unknown_id]);
 }
