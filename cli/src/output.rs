@@ -141,11 +141,33 @@ pub(crate) fn record(out: &mut impl Write, view: &KeyView) -> io::Result<()> {
     for (label, value) in rows {
         writeln!(out, "{:<13} {}", format!("{label}:"), terminal_safe(&value))?;
     }
+    // Only a revocation that said why has these lines; the URL and source came from whoever
+    // reported the key, so they are escaped like everything else.
+    if let Some(reason) = &view.revocation {
+        let found = [
+            ("reason", Some(&reason.kind)),
+            ("found at", reason.url.as_ref()),
+            ("found in", reason.source.as_ref()),
+        ];
+        for (label, value) in found {
+            if let Some(value) = value {
+                writeln!(out, "{:<13} {}", format!("{label}:"), terminal_safe(value))?;
+            }
+        }
+    }
     for (key, value) in &view.metadata {
         let label = format!("meta {}:", terminal_safe(key));
         writeln!(out, "{label:<13} {}", terminal_safe(value))?;
     }
     Ok(())
+}
+
+/// The state, and for a key revoked with a reason the reason's kind: `revoked (leaked)`.
+fn state(view: &KeyView) -> String {
+    match &view.revocation {
+        Some(reason) if view.revoked_at.is_some() => format!("{} ({})", view.state, reason.kind),
+        _ => view.state.to_string(),
+    }
 }
 
 /// Keys as a table, a line per key, or `no keys`.
@@ -169,7 +191,7 @@ pub(crate) fn table(out: &mut impl Write, views: &[KeyView]) -> io::Result<()> {
                 view.key_id.clone(),
                 view.name.clone(),
                 view.owner.clone(),
-                view.state.to_string(),
+                state(view),
                 view.scopes.join(","),
                 expiry(view.expires_at),
                 moment(view.last_used_at),

@@ -78,3 +78,70 @@ fn names_and_owners_cannot_steer_the_terminal() {
     assert_eq!(parsed[0]["owner"], FORGED_LINE);
     assert_eq!(parsed[1]["name"], REVERSED);
 }
+
+/// Marks a key revoked in the database directly with a reason whose URL and source hold
+/// terminal escapes and a line break, as a reporter (or anything writing the database) might.
+fn revoke_with_hostile_reason(db: &Db, key_id: &str) {
+    let reason = serde_json::json!({
+        "kind": "leaked",
+        "url": format!("https://example.com/{CLEAR_SCREEN}"),
+        "source": FORGED_LINE,
+    });
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let mut conn = sqlx::SqliteConnection::connect(&db.url()).await.unwrap();
+            sqlx::query(
+                "UPDATE keygate_keys SET revoked_at = 1700000000000, revocation = ?1 \
+                 WHERE key_id = ?2",
+            )
+            .bind(reason.to_string())
+            .bind(key_id)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            conn.close().await.unwrap();
+        });
+}
+
+#[test]
+fn a_revocation_reason_is_shown_and_cannot_steer_the_terminal() {
+    let db = Db::initialised("terminal-reason");
+    let (_, id) = create(
+        &db,
+        &["--prefix", "demo", "keys", "create", "--name", "leaky"],
+    );
+    let (_, plain_id) = create(&db, &["keys", "create", "--name", "plain"]);
+    revoke_with_hostile_reason(&db, &id);
+
+    let show = stdout(&keygate(&db, &["keys", "show", &id], None));
+    assert_inert("show", &show);
+    assert!(show.contains("reason:       leaked"), "{show}");
+    assert!(
+        show.contains("found at:     https://example.com/\\u{1b}[2J"),
+        "{show}"
+    );
+    assert!(
+        show.contains("found in:     x\\u{a}kg_fake  line"),
+        "{show}"
+    );
+    assert_eq!(show.lines().count(), 14, "three more lines: {show}");
+    let plain = stdout(&keygate(&db, &["keys", "show", &plain_id], None));
+    assert_eq!(plain.lines().count(), 11, "no reason, no lines: {plain}");
+
+    let list = stdout(&keygate(&db, &["keys", "list", "--all"], None));
+    assert_inert("list", &list);
+    let line = list.lines().find(|line| line.starts_with(&id)).unwrap();
+    assert!(line.contains("revoked (leaked)"), "{list}");
+
+    let json = stdout(&keygate(&db, &["keys", "show", &id, "--json"], None));
+    assert_inert("show --json", &json);
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed["revocation"]["kind"], "leaked");
+    assert_eq!(
+        parsed["revocation"]["source"], FORGED_LINE,
+        "JSON keeps the exact text"
+    );
+}

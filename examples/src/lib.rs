@@ -10,6 +10,7 @@
 //! | `POST /admin/keys`, `GET /admin/keys` | scope `admin`: create (the key is shown once), list |
 //! | `POST /admin/keys/{id}/rotate`, `DELETE /admin/keys/{id}` | scope `admin`: rotate, revoke |
 //! | `GET /openapi.json` | public: the OpenAPI 3.1 document, with keygate's security |
+//! | `POST /security/leaked-keys` | signed by GitHub: secret scanning reports leaked keys, which are revoked ([`leaks`]) |
 //!
 //! The scopes are declared in this crate's `Cargo.toml`; a misspelt scope does not compile.
 //! Routes are registered through `utoipa_axum::routes!`, so the router and the OpenAPI document
@@ -18,6 +19,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod leaks;
 pub mod problem;
 pub mod serve;
 

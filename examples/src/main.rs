@@ -8,7 +8,9 @@ use keygate::record::KeyFilter;
 use keygate::store::KeyStore;
 use keygate::{CachedStore, KeyGate, KeyGateBuilder, SqlStore};
 use keygate_example::serve::{serve, tls_config};
-use keygate_example::{AppState, DECLARED_SCOPES, Items, access, app, mint_demo_keys, openapi};
+use keygate_example::{
+    AppState, DECLARED_SCOPES, Items, access, app, leaks, mint_demo_keys, openapi,
+};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -131,12 +133,23 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("{curl} -X DELETE {base}/items/1 -H \"X-API-Key: $KEYGATE_ADMIN_KEY\" -i");
     println!("{curl} {base}/whoami -H \"X-API-Key: $KEYGATE_READ_KEY\"");
     println!("{curl} {base}/items -i    # 401 missing_api_key");
+    println!();
+    println!(
+        "Secret scanning reports are received at POST {base}{} (keys from {}).",
+        leaks::PATH,
+        leaks::keys_url_from_env()
+    );
 
     let state = AppState {
         gate: gate.clone(),
         items: Items::with(&["apple", "banana"]),
     };
-    serve(listener, app(state), tls, shutdown_signal()).await?;
+    // GitHub's keys are fetched on the first report, so the service starts offline.
+    let router = app(state).route(
+        leaks::PATH,
+        leaks::endpoint(&gate, &leaks::keys_url_from_env()),
+    );
+    serve(listener, router, tls, shutdown_signal()).await?;
     // Last-used times are written every few seconds; write what is pending before exiting.
     gate.flush_usage().await?;
     println!("keygate example stopped");

@@ -56,6 +56,7 @@
 //! | [`reject`] | rejection kinds, codes and their rendering |
 //! | [`audit`] | which handlers the attribute protects |
 //! | `openapi` | security schemes in a utoipa document (feature `utoipa`) |
+//! | `leaks` | the GitHub secret scanning endpoint: reported keys revoke themselves (feature `secret-scanning`) |
 //! | [`hash`], [`duration`] | stored hashes; durations such as `90d` |
 
 #![warn(missing_docs, unreachable_pub)]
@@ -76,6 +77,9 @@ pub mod https;
 mod identity;
 mod key_format;
 pub mod layer;
+#[cfg(feature = "secret-scanning")]
+#[cfg_attr(docsrs, doc(cfg(feature = "secret-scanning")))]
+pub mod leaks;
 #[cfg(feature = "utoipa")]
 #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
 pub mod openapi;

@@ -52,6 +52,113 @@ pub struct KeyRecord {
     pub rotated_from: Option<String>,
     /// The key that replaced this one by rotation.
     pub rotated_to: Option<String>,
+    /// Why the key was revoked, when the revocation said: see [`RevocationReason`].
+    pub revocation: Option<RevocationReason>,
+}
+
+/// The longest [`RevocationReason::kind`], in bytes.
+pub const MAX_REVOCATION_KIND_LEN: usize = 32;
+/// The longest [`RevocationReason::url`], in bytes; a longer one is cut at a character boundary.
+pub const MAX_REVOCATION_URL_LEN: usize = 2048;
+/// The longest [`RevocationReason::source`], in bytes; a longer one is cut at a character
+/// boundary.
+pub const MAX_REVOCATION_SOURCE_LEN: usize = 128;
+
+/// Why a key was revoked: a kind such as `leaked`, and where the key was found. Stored with the
+/// revocation and shown wherever the key is; it never holds a key or a secret.
+///
+/// ```
+/// use keygate::record::RevocationReason;
+///
+/// let reason = RevocationReason::leaked(
+///     Some("https://github.com/octo/app/blob/abc/config.yml".into()),
+///     Some("content".into()),
+/// );
+/// assert_eq!(reason.kind, "leaked");
+/// let json = serde_json::to_value(&reason).unwrap();
+/// assert_eq!(json["source"], "content");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(
+    feature = "utoipa",
+    derive(utoipa::ToSchema),
+    schema(description = "Why a key was revoked; never a key or a secret.")
+)]
+#[non_exhaustive]
+pub struct RevocationReason {
+    /// What happened, in lower-case words joined by `_`: `leaked` for a key a secret scanner
+    /// reported.
+    pub kind: String,
+    /// Where the key was found, such as the address of a commit.
+    pub url: Option<String>,
+    /// What kind of place it was found in, as the reporter names it (`content`, `commit`, …).
+    pub source: Option<String>,
+}
+
+impl RevocationReason {
+    /// The kind of a key reported as exposed in public.
+    pub const LEAKED: &'static str = "leaked";
+
+    /// A reason of `kind`, with no place. `kind` is kept to lower-case ASCII letters, digits and
+    /// `_`, at most [`MAX_REVOCATION_KIND_LEN`] bytes; anything else becomes `_`.
+    pub fn new(kind: &str) -> Self {
+        let kind = kind
+            .chars()
+            .take(MAX_REVOCATION_KIND_LEN)
+            .map(|c| match c {
+                'a'..='z' | '0'..='9' | '_' => c,
+                'A'..='Z' => c.to_ascii_lowercase(),
+                _ => '_',
+            })
+            .collect();
+        RevocationReason {
+            kind,
+            url: None,
+            source: None,
+        }
+    }
+
+    /// A key found exposed at `url`, in a place of kind `source`. Both are bounded and cleaned
+    /// of control characters, so a report can always be recorded and never repaints a terminal.
+    pub fn leaked(url: Option<String>, source: Option<String>) -> Self {
+        RevocationReason {
+            url: url.map(|u| bounded_text(u, MAX_REVOCATION_URL_LEN)),
+            source: source.map(|s| bounded_text(s, MAX_REVOCATION_SOURCE_LEN)),
+            ..RevocationReason::new(Self::LEAKED)
+        }
+    }
+
+    /// Sets where the key was found (bounded and cleaned as in [`leaked`](Self::leaked)).
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(bounded_text(url.into(), MAX_REVOCATION_URL_LEN));
+        self
+    }
+
+    /// Sets what kind of place it was found in (bounded and cleaned).
+    pub fn source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(bounded_text(source.into(), MAX_REVOCATION_SOURCE_LEN));
+        self
+    }
+}
+
+/// `text` without control characters (each becomes U+FFFD), cut to at most `max` bytes at a
+/// character boundary.
+fn bounded_text(text: String, max: usize) -> String {
+    let mut out: String = if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+            .collect()
+    } else {
+        text
+    };
+    if out.len() > max {
+        let mut end = max;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+    }
+    out
 }
 
 /// Where a key stands at a given moment.
@@ -227,5 +334,30 @@ impl KeyFilter {
     pub fn matches(&self, record: &KeyRecord, now: OffsetDateTime) -> bool {
         self.owner.as_ref().is_none_or(|o| *o == record.owner)
             && self.state.is_none_or(|s| s == record.state_at(now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_is_bounded_and_cleaned() {
+        let reason = RevocationReason::leaked(
+            Some(format!("https://example.com/\u{1b}[2J{}", "é".repeat(2000))),
+            Some("content\nforged".into()),
+        );
+        let url = reason.url.unwrap();
+        assert!(url.len() <= MAX_REVOCATION_URL_LEN && url.len() > MAX_REVOCATION_URL_LEN - 2);
+        assert!(!url.contains('\u{1b}'), "{url}");
+        assert_eq!(reason.source.as_deref(), Some("content\u{fffd}forged"));
+        assert_eq!(
+            RevocationReason::new("Compromised Laptop!").kind,
+            "compromised_laptop_"
+        );
+        assert_eq!(
+            RevocationReason::new(&"x".repeat(100)).kind.len(),
+            MAX_REVOCATION_KIND_LEN
+        );
     }
 }

@@ -14,7 +14,8 @@
 //! 401: the key was right but has expired. Only said when the secret matched.
 //!
 //! ### revoked_api_key
-//! 401: the key was right but has been revoked. Only said when the secret matched.
+//! 401: the key was right but has been revoked. Only said when the secret matched. The decision's
+//! log event names the revocation's reason (`revocation = "leaked"`) when it recorded one.
 //!
 //! ### ambiguous_api_key
 //! 401: two different keys were presented in one request (say, in `X-API-Key` and in

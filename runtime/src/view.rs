@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use time::{OffsetDateTime, UtcOffset};
 
-use crate::record::{KeyRecord, KeyState};
+use crate::record::{KeyRecord, KeyState, RevocationReason};
 
 /// A key's record as shown outside the service: never the hash, never a secret. Its state is
 /// judged at one moment, and its timestamps are UTC with whole seconds, serialised as RFC 3339
@@ -83,6 +83,9 @@ pub struct KeyView {
     pub rotated_from: Option<String>,
     /// The key that replaced this one by rotation.
     pub rotated_to: Option<String>,
+    /// Why the key was revoked, when the revocation said (`kind` `leaked`: a secret scanner
+    /// found it in public, at `url`).
+    pub revocation: Option<RevocationReason>,
 }
 
 impl KeyView {
@@ -102,6 +105,7 @@ impl KeyView {
             last_used_at: record.last_used_at.map(whole_seconds_utc),
             rotated_from: record.rotated_from.clone(),
             rotated_to: record.rotated_to.clone(),
+            revocation: record.revocation.clone(),
         }
     }
 }

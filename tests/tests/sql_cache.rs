@@ -158,6 +158,7 @@ async fn a_change_during_a_slow_lookup_is_not_undone_by_its_answer() {
     }
     let revoke = KeyChange::Revoke {
         at: OffsetDateTime::now_utc(),
+        reason: None,
     };
     assert_eq!(
         cached.update(&id, revoke).await.unwrap(),

@@ -64,6 +64,7 @@ async fn races<S: KeyStore>(name: &str, probe: Probe<S>) {
     let id = victim.record.key_id.clone();
     let revoke = KeyChange::Revoke {
         at: OffsetDateTime::now_utc(),
+        reason: None,
     };
     let outcome = rotate_while(&probe, &gate, &id, revoke).await;
     assert!(

@@ -6,7 +6,7 @@ mod sql_support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use keygate::record::{KeyFilter, KeyState};
+use keygate::record::{KeyFilter, KeyState, RevocationReason};
 use keygate::store::{ChangeOutcome, KeyChange, KeyStore, StoreError};
 use keygate::{KeyError, KeyGate, KeyRecord, MemoryStore, NewKey};
 use sql_support::{PgSchema, Probe, TempDb};
@@ -143,7 +143,10 @@ async fn suite<S: KeyStore>(name: &str, store: Probe<S>) {
     assert!(first.is_some());
     assert_eq!(code(&gate, a.key.expose()).await, "revoked_api_key");
     let later = OffsetDateTime::now_utc() + time::Duration::hours(1);
-    let revoke_later = || KeyChange::Revoke { at: later };
+    let revoke_later = || KeyChange::Revoke {
+        at: later,
+        reason: None,
+    };
     assert_eq!(
         store
             .update(&a.record.key_id, revoke_later())
@@ -156,6 +159,39 @@ async fn suite<S: KeyStore>(name: &str, store: Probe<S>) {
         again.revoked_at.map(ms),
         first.map(ms),
         "{name}: first revocation stands"
+    );
+    assert_eq!(again.revocation, None, "{name}: revoked without a reason");
+    let later_reason = || KeyChange::Revoke {
+        at: later,
+        reason: Some(RevocationReason::new("later")),
+    };
+    store
+        .update(&a.record.key_id, later_reason())
+        .await
+        .unwrap();
+    let again = store.fetch(&a.record.key_id).await.unwrap().unwrap();
+    assert_eq!(again.revocation, None, "{name}: no reason added afterwards");
+    // A reason is stored with the revocation, and the first one stands.
+    let leaked =
+        RevocationReason::leaked(Some("https://example.com/x".into()), Some("commit".into()));
+    let d = gate
+        .create_key(NewKey::new("d").owner(&owner))
+        .await
+        .unwrap();
+    let reasoned = gate
+        .revoke_key_with_reason(&d.record.key_id, leaked.clone())
+        .await
+        .unwrap();
+    assert_eq!(reasoned.revocation.as_ref(), Some(&leaked), "{name}");
+    store
+        .update(&d.record.key_id, later_reason())
+        .await
+        .unwrap();
+    let again = store.fetch(&d.record.key_id).await.unwrap().unwrap();
+    assert_eq!(
+        again.revocation,
+        Some(leaked),
+        "{name}: first reason stands"
     );
     assert!(matches!(
         gate.set_key_scopes(&a.record.key_id, ["admin"]).await,

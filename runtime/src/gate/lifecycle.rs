@@ -10,6 +10,7 @@ use crate::key_format;
 use crate::record::{
     CreatedKey, KeyFilter, KeyRecord, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_LEN,
     MAX_METADATA_VALUE_LEN, MAX_NAME_LEN, MAX_OWNER_LEN, MAX_SCOPES, NewKey, PlaintextKey,
+    RevocationReason,
 };
 use crate::scope::grant_problem;
 use crate::store::{ChangeOutcome, KeyChange};
@@ -108,6 +109,7 @@ impl KeyGate {
             last_used_at: None,
             rotated_from: None,
             rotated_to: None,
+            revocation: None,
         };
         Ok((PlaintextKey::new(generated.into_key()), record))
     }
@@ -128,7 +130,39 @@ impl KeyGate {
     /// Revokes a key, at once and for good. Revoking a revoked key changes nothing.
     pub async fn revoke_key(&self, key_id: &str) -> Result<KeyRecord, KeyError> {
         let at = OffsetDateTime::now_utc();
-        self.apply_change(key_id, KeyChange::Revoke { at }).await
+        self.apply_change(key_id, KeyChange::Revoke { at, reason: None })
+            .await
+    }
+
+    /// Revokes a key and records why. Revoking a revoked key changes nothing: it keeps its first
+    /// time and reason.
+    ///
+    /// ```
+    /// use keygate::{KeyGate, NewKey};
+    /// use keygate::record::RevocationReason;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let gate = KeyGate::builder().build();
+    /// let created = gate.create_key(NewKey::new("ci")).await.unwrap();
+    /// let reason = RevocationReason::new("compromised_laptop");
+    /// let record = gate
+    ///     .revoke_key_with_reason(&created.record.key_id, reason.clone())
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(record.revocation, Some(reason));
+    /// # }
+    /// ```
+    pub async fn revoke_key_with_reason(
+        &self,
+        key_id: &str,
+        reason: RevocationReason,
+    ) -> Result<KeyRecord, KeyError> {
+        let at = OffsetDateTime::now_utc();
+        let change = KeyChange::Revoke {
+            at,
+            reason: Some(reason),
+        };
+        self.apply_change(key_id, change).await
     }
 
     /// Replaces a key: a new key with the same name, owner, scopes and metadata (and the same

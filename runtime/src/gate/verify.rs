@@ -17,15 +17,20 @@ use crate::scope::Requirement;
 use crate::store::{ChangeOutcome, KeyChange};
 
 /// A failed check, with the key id when the key was well-formed (the id is public; it goes into
-/// the decision's log event).
+/// the decision's log event), and for a revoked key the kind of its revocation reason.
 struct Failure<'a> {
     kind: RejectionKind,
     key_id: Option<&'a str>,
+    revocation: Option<String>,
 }
 
 impl<'a> Failure<'a> {
     fn new(kind: RejectionKind, key_id: Option<&'a str>) -> Self {
-        Failure { kind, key_id }
+        Failure {
+            kind,
+            key_id,
+            revocation: None,
+        }
     }
 }
 
@@ -124,7 +129,12 @@ impl KeyGate {
         match record.state_at(now) {
             KeyState::Active => {}
             KeyState::Expired => return Err(Failure::new(RejectionKind::Expired, id)),
-            KeyState::Revoked => return Err(Failure::new(RejectionKind::Revoked, id)),
+            KeyState::Revoked => {
+                return Err(Failure {
+                    revocation: record.revocation.as_ref().map(|r| r.kind.clone()),
+                    ..Failure::new(RejectionKind::Revoked, id)
+                });
+            }
         }
         let key = ApiKey(record);
         self.authorize(&key, requirement)
@@ -227,7 +237,7 @@ impl KeyGate {
     ) -> Result<ApiKey, Rejection> {
         if let Some(key) = self.verified_here(parts) {
             let outcome = self.authorize(key, requirement);
-            log_decision(parts, Some(key.key_id()), &outcome);
+            log_decision(parts, Some(key.key_id()), None, &outcome);
             return match outcome {
                 Ok(()) => Ok(key.clone()),
                 Err(kind) => Err(self.reject(kind)),
@@ -246,7 +256,7 @@ impl KeyGate {
         };
         match result {
             Ok(key) => {
-                log_decision(parts, Some(key.key_id()), &Ok(()));
+                log_decision(parts, Some(key.key_id()), None, &Ok(()));
                 parts.extensions.insert(VerifiedBy {
                     gate: self.inner.id,
                     key: key.clone(),
@@ -256,7 +266,12 @@ impl KeyGate {
                 Ok(key)
             }
             Err(failure) => {
-                log_decision(parts, failure.key_id, &Err(failure.kind.clone()));
+                log_decision(
+                    parts,
+                    failure.key_id,
+                    failure.revocation.as_deref(),
+                    &Err(failure.kind.clone()),
+                );
                 Err(self.reject(failure.kind))
             }
         }
@@ -324,9 +339,15 @@ impl KeyGate {
     }
 }
 
-/// One tracing event per decision: key id (public), outcome code, route. Admissions are logged at
-/// DEBUG so a busy service at the usual INFO level pays nothing for them.
-fn log_decision(parts: &Parts, key_id: Option<&str>, outcome: &Result<(), RejectionKind>) {
+/// One tracing event per decision: key id (public), outcome code, route, and for a revoked key the
+/// kind of its revocation reason (`revocation = "leaked"`). Admissions are logged at DEBUG so a
+/// busy service at the usual INFO level pays nothing for them.
+fn log_decision(
+    parts: &Parts,
+    key_id: Option<&str>,
+    revocation: Option<&str>,
+    outcome: &Result<(), RejectionKind>,
+) {
     let route = parts
         .extensions
         .get::<MatchedPath>()
@@ -335,6 +356,9 @@ fn log_decision(parts: &Parts, key_id: Option<&str>, outcome: &Result<(), Reject
         Ok(()) => tracing::debug!(target: "keygate", key_id, route, outcome = "admitted"),
         Err(RejectionKind::StoreUnavailable) => tracing::warn!(
             target: "keygate", key_id, route, outcome = "key_store_unavailable"
+        ),
+        Err(RejectionKind::Revoked) => tracing::info!(
+            target: "keygate", key_id, route, outcome = "revoked_api_key", revocation
         ),
         Err(kind) => tracing::info!(target: "keygate", key_id, route, outcome = kind.code()),
     }

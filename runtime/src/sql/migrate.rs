@@ -65,6 +65,13 @@ const MIGRATIONS: &[(i64, &str, Sql)] = &[
             postgres: include_str!("../../migrations/0002_keygate_changes.postgres.sql"),
         },
     ),
+    (
+        4,
+        "keygate revocation reason",
+        Sql::Both(include_str!(
+            "../../migrations/0004_keygate_revocation_reason.sql"
+        )),
+    ),
 ];
 
 /// The embedded migrations for one database, as a sqlx migration source.

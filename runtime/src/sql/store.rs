@@ -67,12 +67,16 @@ impl KeyStore for SqlStore {
             // insert, land together or not at all (dropping the transaction rolls it back).
             let mut tx = pool.begin().await.map_err(store_error)?;
             let query = match &change {
-                KeyChange::Revoke { at } => sqlx::query(
-                    "UPDATE keygate_keys SET revoked_at = COALESCE(revoked_at, $2) \
+                // Both columns are judged on the row as it was: a revoked key keeps its first
+                // time and reason.
+                KeyChange::Revoke { at, reason } => sqlx::query(
+                    "UPDATE keygate_keys SET revoked_at = COALESCE(revoked_at, $2), \
+                     revocation = CASE WHEN revoked_at IS NULL THEN $3 ELSE revocation END \
                      WHERE key_id = $1",
                 )
                 .bind(key_id)
-                .bind(millis(*at)),
+                .bind(millis(*at))
+                .bind(reason.as_ref().map(json)),
                 KeyChange::SetExpiry(expires_at) => sqlx::query(
                     "UPDATE keygate_keys SET expires_at = $2 \
                      WHERE key_id = $1 AND revoked_at IS NULL AND rotated_to IS NULL",

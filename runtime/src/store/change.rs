@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 
 use crate::hash::KeyHash;
-use crate::record::KeyRecord;
+use crate::record::{KeyRecord, RevocationReason};
 
 /// One change to a stored key, applied by [`KeyStore::update`](super::KeyStore::update) as one
 /// conditional write: the check that the change is still allowed and the write itself cannot be
@@ -13,17 +13,19 @@ use crate::record::KeyRecord;
 /// use keygate::store::KeyChange;
 /// use time::OffsetDateTime;
 ///
-/// let revoke = KeyChange::Revoke { at: OffsetDateTime::now_utc() };
+/// let revoke = KeyChange::Revoke { at: OffsetDateTime::now_utc(), reason: None };
 /// assert_eq!(revoke.name(), "revoke");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyChange {
-    /// Marks the key revoked at `at`, unless it already is (the first revocation time stays).
-    /// Allowed on any key.
+    /// Marks the key revoked at `at` for `reason`, unless it already is (the first revocation's
+    /// time and reason stay). Allowed on any key.
     Revoke {
         /// When the key was revoked.
         at: OffsetDateTime,
+        /// Why, if the revoker said.
+        reason: Option<RevocationReason>,
     },
     /// Sets or clears the expiry. Refused on a revoked key, and on a rotated one (its expiry is
     /// the end of its grace period, which must not be lifted beside its successor). Allowed on an
@@ -136,8 +138,11 @@ impl KeyChange {
     /// record to insert beside it, for a rotation.
     pub fn apply(self, record: &mut KeyRecord) -> Option<KeyRecord> {
         match self {
-            KeyChange::Revoke { at } => {
-                record.revoked_at.get_or_insert(at);
+            KeyChange::Revoke { at, reason } => {
+                if record.revoked_at.is_none() {
+                    record.revoked_at = Some(at);
+                    record.revocation = reason;
+                }
                 None
             }
             KeyChange::SetExpiry(expires_at) => {

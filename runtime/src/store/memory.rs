@@ -99,3 +99,41 @@ impl KeyStore for MemoryStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::RevocationReason;
+    use crate::{KeyGate, NewKey};
+
+    #[tokio::test]
+    async fn a_revoked_key_keeps_its_first_time_and_reason() {
+        let store = Arc::new(MemoryStore::new());
+        let gate = KeyGate::builder().store(store.clone()).build();
+        let id = gate
+            .create_key(NewKey::new("k"))
+            .await
+            .unwrap()
+            .record
+            .key_id;
+        let first = OffsetDateTime::now_utc();
+        let leaked = RevocationReason::leaked(Some("https://a".into()), None);
+        for (at, reason) in [
+            (first, Some(leaked.clone())),
+            (
+                first + time::Duration::HOUR,
+                Some(RevocationReason::new("other")),
+            ),
+            (first + time::Duration::DAY, None),
+        ] {
+            let change = KeyChange::Revoke { at, reason };
+            assert_eq!(
+                store.update(&id, change).await.unwrap(),
+                ChangeOutcome::Applied
+            );
+        }
+        let record = store.fetch(&id).await.unwrap().unwrap();
+        assert_eq!(record.revoked_at, Some(first));
+        assert_eq!(record.revocation, Some(leaked));
+    }
+}

@@ -194,3 +194,58 @@ async fn bad_input_is_a_problem_document_and_writes_nothing() {
         .await;
     assert_eq!(status, 403);
 }
+
+/// A key revoked with a reason (here as secret scanning revokes one) shows the reason in the
+/// admin listing; a key revoked through the admin route has none.
+#[tokio::test]
+async fn the_listing_shows_why_a_key_was_revoked() {
+    let service = Service::start().await;
+    let admin = service.keys.admin.clone();
+    let gate = keygate::KeyGate::builder()
+        .prefix("demo")
+        .store(service.store.clone())
+        .build();
+    let leaked = gate
+        .create_key(keygate::NewKey::new("leaky").owner("team-x"))
+        .await
+        .unwrap();
+    let plain = gate
+        .create_key(keygate::NewKey::new("plain"))
+        .await
+        .unwrap();
+    let reason = keygate::record::RevocationReason::leaked(
+        Some("https://github.com/o/r/blob/1/.env".into()),
+        Some("commit".into()),
+    );
+    gate.revoke_key_with_reason(&leaked.record.key_id, reason)
+        .await
+        .unwrap();
+    let (status, _, _) = service
+        .call(
+            Method::DELETE,
+            &format!("/admin/keys/{}", plain.record.key_id),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let (status, _, list) = service
+        .call(Method::GET, "/admin/keys?all=true", &admin, None)
+        .await;
+    assert_eq!(status, 200, "{list}");
+    let find = |id: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|view| view["key_id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let view = find(&leaked.record.key_id);
+    assert_eq!(
+        view["revocation"],
+        json!({"kind": "leaked", "url": "https://github.com/o/r/blob/1/.env", "source": "commit"})
+    );
+    assert!(find(&plain.record.key_id)["revocation"].is_null());
+}
