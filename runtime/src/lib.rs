@@ -53,6 +53,7 @@
 //! | `sql` | SQLite and PostgreSQL stores (features `sqlite`, `postgres`) |
 //! | `cache` | a moka cache in front of any store (feature `cache`) |
 //! | [`extract`], [`layer`] | the injected guard, and router-wide protection |
+//! | [`limit`] | per-key rate limits, the in-process and Redis limiters, the headers layer |
 //! | [`reject`] | rejection kinds, codes and their rendering |
 //! | [`audit`] | which handlers the attribute protects |
 //! | `openapi` | security schemes in a utoipa document (feature `utoipa`) |
@@ -75,6 +76,7 @@ pub mod hash;
 mod identity;
 mod key_format;
 pub mod layer;
+pub mod limit;
 #[cfg(feature = "utoipa")]
 #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
 pub mod openapi;

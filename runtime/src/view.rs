@@ -83,6 +83,10 @@ pub struct KeyView {
     pub rotated_from: Option<String>,
     /// The key that replaced this one by rotation.
     pub rotated_to: Option<String>,
+    /// The key's own rate limit, such as `100/min` or `10/s burst 20`; `null`: the service's
+    /// default, if it has one.
+    #[cfg_attr(feature = "utoipa", schema(value_type = Option<String>, example = "100/min"))]
+    pub rate_limit: Option<crate::limit::RateLimit>,
 }
 
 impl KeyView {
@@ -102,6 +106,7 @@ impl KeyView {
             last_used_at: record.last_used_at.map(whole_seconds_utc),
             rotated_from: record.rotated_from.clone(),
             rotated_to: record.rotated_to.clone(),
+            rate_limit: record.rate_limit,
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::credentials::presented_key;
 use crate::hash::{HashVersion, KeyHash};
 use crate::identity::ApiKey;
 use crate::key_format;
+use crate::limit::{HeaderSlot, RateLimitStatus, Unavailable};
 use crate::record::KeyState;
 use crate::reject::{Rejection, RejectionKind};
 use crate::scope::Requirement;
@@ -69,15 +70,17 @@ impl KeyGate {
     ) -> Result<ApiKey, Rejection> {
         self.check(key.trim(), requirement)
             .await
+            .map(|(key, _)| key)
             .map_err(|failure| self.reject(failure.kind))
     }
 
-    /// The whole check of one presented key, without logging.
+    /// The whole check of one presented key, without logging: the key, and where it stands
+    /// against its rate limit if it has one.
     async fn check<'k>(
         &self,
         presented: &'k str,
         requirement: Requirement<'_>,
-    ) -> Result<ApiKey, Failure<'k>> {
+    ) -> Result<(ApiKey, Option<RateLimitStatus>), Failure<'k>> {
         if presented.is_empty() {
             return Err(Failure::new(RejectionKind::Missing, None));
         }
@@ -129,8 +132,26 @@ impl KeyGate {
         let key = ApiKey(record);
         self.authorize(&key, requirement)
             .map_err(|kind| Failure::new(kind, id))?;
+        // Last: only a request that would otherwise be admitted spends the key's budget.
+        let status = self
+            .spend(&key)
+            .await
+            .map_err(|kind| Failure::new(kind, id))?;
         self.inner.usage.record(parsed.key_id, now);
-        Ok(key)
+        Ok((key, status))
+    }
+
+    /// Spends one request of the key's rate limit (its own, else the gate's default). A key with
+    /// neither costs nothing here.
+    async fn spend(&self, key: &ApiKey) -> Result<Option<RateLimitStatus>, RejectionKind> {
+        let Some(limit) = key.0.rate_limit.or(self.inner.default_rate_limit) else {
+            return Ok(None);
+        };
+        match self.inner.limiter.check(key.key_id(), &limit).await {
+            Ok(Some(status)) if !status.admitted() => Err(RejectionKind::RateLimited(status)),
+            Ok(status) => Ok(status),
+            Err(Unavailable) => Err(RejectionKind::RateLimiterUnavailable),
+        }
     }
 
     /// Stores the peppered hash of a key found with a plain one, in the background: the request
@@ -220,16 +241,36 @@ impl KeyGate {
     /// Authenticates and authorises a request: reuses the identity already verified for it (by
     /// the route layer, or another extractor) or verifies the presented key, then checks
     /// `requirement`. Logs one event for the decision.
+    ///
+    /// The rate-limit status of an admitted, limited request goes into the slot that
+    /// [`rate_limit_headers`](KeyGate::rate_limit_headers) left in the request, if there is one.
     pub(crate) async fn admit(
         &self,
         parts: &mut Parts,
         requirement: Requirement<'_>,
     ) -> Result<ApiKey, Rejection> {
+        let (key, status) = self.admit_with_status(parts, requirement).await?;
+        if let Some(status) = status
+            && let Some(slot) = parts.extensions.get::<HeaderSlot>()
+        {
+            slot.fill(status);
+        }
+        Ok(key)
+    }
+
+    /// [`admit`](Self::admit), returning the rate-limit status of an admitted, limited request
+    /// (`None` when the identity was already verified for this request: the first verification
+    /// spent the budget and reported it).
+    pub(crate) async fn admit_with_status(
+        &self,
+        parts: &mut Parts,
+        requirement: Requirement<'_>,
+    ) -> Result<(ApiKey, Option<RateLimitStatus>), Rejection> {
         if let Some(key) = self.verified_here(parts) {
             let outcome = self.authorize(key, requirement);
             log_decision(parts, Some(key.key_id()), &outcome);
             return match outcome {
-                Ok(()) => Ok(key.clone()),
+                Ok(()) => Ok((key.clone(), None)),
                 Err(kind) => Err(self.reject(kind)),
             };
         }
@@ -239,7 +280,7 @@ impl KeyGate {
             Err(kind) => Err(Failure::new(kind, None)),
         };
         match result {
-            Ok(key) => {
+            Ok((key, status)) => {
                 log_decision(parts, Some(key.key_id()), &Ok(()));
                 parts.extensions.insert(VerifiedBy {
                     gate: self.inner.id,
@@ -247,7 +288,7 @@ impl KeyGate {
                 });
                 // Also as a plain `ApiKey`, for handlers that read the extension directly.
                 parts.extensions.insert(key.clone());
-                Ok(key)
+                Ok((key, status))
             }
             Err(failure) => {
                 log_decision(parts, failure.key_id, &Err(failure.kind.clone()));
@@ -280,9 +321,9 @@ fn log_decision(parts: &Parts, key_id: Option<&str>, outcome: &Result<(), Reject
         .map(MatchedPath::as_str);
     match outcome {
         Ok(()) => tracing::debug!(target: "keygate", key_id, route, outcome = "admitted"),
-        Err(RejectionKind::StoreUnavailable) => tracing::warn!(
-            target: "keygate", key_id, route, outcome = "key_store_unavailable"
-        ),
+        Err(kind @ (RejectionKind::StoreUnavailable | RejectionKind::RateLimiterUnavailable)) => {
+            tracing::warn!(target: "keygate", key_id, route, outcome = kind.code())
+        }
         Err(kind) => tracing::info!(target: "keygate", key_id, route, outcome = kind.code()),
     }
 }

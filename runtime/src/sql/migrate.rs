@@ -13,11 +13,18 @@ use super::ConnectError;
 use crate::store::BoxFuture;
 
 /// The migrations, embedded in the binary: a deployed service needs no migration files.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "keygate keys",
-    include_str!("../../migrations/0001_keygate_keys.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "keygate keys",
+        include_str!("../../migrations/0001_keygate_keys.sql"),
+    ),
+    (
+        3,
+        "keygate rate limit",
+        include_str!("../../migrations/0003_keygate_rate_limit.sql"),
+    ),
+];
 
 /// The embedded migrations as a sqlx migration source.
 #[derive(Debug)]

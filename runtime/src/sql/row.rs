@@ -11,7 +11,7 @@ use crate::store::StoreError;
 /// The columns [`KeyRow`] reads, for `SELECT` lists.
 pub(super) const COLUMNS: &str = "key_id, hash_version, hash, name, owner, scopes, metadata, \
                                   created_at, expires_at, revoked_at, last_used_at, \
-                                  rotated_from, rotated_to";
+                                  rotated_from, rotated_to, rate_limit";
 
 /// One row of `keygate_keys` as the database holds it, each field read by its column's name.
 #[derive(sqlx::FromRow)]
@@ -29,6 +29,7 @@ pub(super) struct KeyRow {
     last_used_at: Option<i64>,
     rotated_from: Option<String>,
     rotated_to: Option<String>,
+    rate_limit: Option<String>,
 }
 
 impl KeyRow {
@@ -45,8 +46,14 @@ impl KeyRow {
             serde_json::from_str(&self.scopes).map_err(|_| corrupt("malformed scopes"))?;
         let metadata: BTreeMap<String, String> =
             serde_json::from_str(&self.metadata).map_err(|_| corrupt("malformed metadata"))?;
+        let rate_limit = self
+            .rate_limit
+            .map(|text| text.parse())
+            .transpose()
+            .map_err(|_| corrupt("a malformed rate limit"))?;
         Ok(KeyRecord {
             hash,
+            rate_limit,
             name: self.name,
             owner: self.owner,
             scopes,
@@ -78,8 +85,9 @@ pub(super) fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
 
 pub(super) const INSERT: &str = "INSERT INTO keygate_keys (key_id, hash_version, hash, name, \
                                  owner, scopes, metadata, created_at, expires_at, revoked_at, \
-                                 last_used_at, rotated_from, rotated_to) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+                                 last_used_at, rotated_from, rotated_to, rate_limit) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                                 $14)";
 
 /// Binds a record's columns to [`INSERT`].
 macro_rules! bind_record {
@@ -98,6 +106,7 @@ macro_rules! bind_record {
             .bind($r.last_used_at.map(millis))
             .bind($r.rotated_from.as_deref())
             .bind($r.rotated_to.as_deref())
+            .bind($r.rate_limit.map(|limit| limit.to_string()))
     };
 }
 pub(super) use bind_record;
