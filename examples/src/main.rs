@@ -5,8 +5,11 @@ use std::net::SocketAddr;
 
 use keygate::record::KeyFilter;
 use keygate::store::KeyStore;
+use keygate::limit::RedisLimiter;
 use keygate::{CachedStore, KeyGate, KeyGateBuilder, SqlStore};
-use keygate_example::{AppState, DECLARED_SCOPES, Items, access, app, mint_demo_keys, openapi};
+use keygate_example::{
+    AppState, DECLARED_SCOPES, Items, LIMITED_LIMIT, access, app, mint_demo_keys, openapi,
+};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -49,7 +52,15 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // The command line refuses the scopes this service refuses.
     store.record_declared_scopes(DECLARED_SCOPES).await?;
     let fresh = store.list(&KeyFilter::default()).await?.is_empty();
-    let gate = gate_builder().store(CachedStore::new(store)).build();
+    let mut builder = gate_builder().store(CachedStore::new(store));
+    // Several instances share each key's budget through Redis; one alone counts in process.
+    let redis_url = std::env::var("KEYGATE_REDIS_URL")
+        .ok()
+        .filter(|url| !url.is_empty());
+    if let Some(redis_url) = &redis_url {
+        builder = builder.rate_limiter(RedisLimiter::connect(redis_url).await?);
+    }
+    let gate = builder.build();
     let keys = if fresh {
         Some(mint_demo_keys(&gate).await?)
     } else {
@@ -79,6 +90,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             println!("export KEYGATE_READ_KEY={}", keys.read);
             println!("export KEYGATE_WRITE_KEY={}", keys.write);
             println!("export KEYGATE_ADMIN_KEY={}", keys.admin);
+            println!("export KEYGATE_LIMITED_KEY={}", keys.limited);
         }
         None => {
             println!("Using the existing key database {shown_url}; its keys are not shown again.");
@@ -103,6 +115,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("curl -s -X DELETE http://{addr}/items/1 -H \"X-API-Key: $KEYGATE_ADMIN_KEY\" -i");
     println!("curl -s http://{addr}/whoami -H \"X-API-Key: $KEYGATE_READ_KEY\"");
     println!("curl -s http://{addr}/items -i    # 401 missing_api_key");
+    println!(
+        "for i in $(seq 20); do curl -s -o /dev/null -w '%{{http_code}} ' http://{addr}/items -H \"X-API-Key: $KEYGATE_LIMITED_KEY\"; done; echo    # {LIMITED_LIMIT}: 200 five times, then 429 rate_limited"
+    );
+    println!(
+        "curl -s -i http://{addr}/items -H \"X-API-Key: $KEYGATE_LIMITED_KEY\"    # Retry-After, RateLimit-Policy and RateLimit headers"
+    );
+    match &redis_url {
+        Some(_) => println!("Rate limits are shared through Redis ($KEYGATE_REDIS_URL)."),
+        None => println!(
+            "Rate limits are counted in this process; set KEYGATE_REDIS_URL to share them between instances."
+        ),
+    }
 
     let state = AppState {
         gate: gate.clone(),
