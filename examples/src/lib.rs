@@ -248,7 +248,7 @@ pub struct DemoKeys {
 }
 
 /// The read key's rate limit.
-pub const READ_LIMIT: &str = "100000/s";
+pub const READ_LIMIT: &str = "1000000/s";
 /// The write key's rate limit.
 pub const WRITE_LIMIT: &str = "10/s burst 20";
 /// The limited demo key's rate limit.

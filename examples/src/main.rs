@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use keygate::record::KeyFilter;
 use keygate::store::KeyStore;
-use keygate::limit::RedisLimiter;
+use keygate::limit::{FailMode, RedisLimiter};
 use keygate::{CachedStore, KeyGate, KeyGateBuilder, SqlStore};
 use keygate_example::{
     AppState, DECLARED_SCOPES, Items, LIMITED_LIMIT, access, app, mint_demo_keys, openapi,
@@ -58,7 +58,20 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .filter(|url| !url.is_empty());
     if let Some(redis_url) = &redis_url {
-        builder = builder.rate_limiter(RedisLimiter::connect(redis_url).await?);
+        // Open (the default): a Redis outage skips the count, never authentication.
+        let fail_mode = match std::env::var("KEYGATE_REDIS_FAIL_MODE").as_deref() {
+            Ok("closed") => FailMode::Closed,
+            Ok("open") | Ok("") | Err(_) => FailMode::Open,
+            Ok(other) => {
+                return Err(format!(
+                    "KEYGATE_REDIS_FAIL_MODE: `{}` is neither `open` nor `closed`",
+                    other.escape_default()
+                )
+                .into());
+            }
+        };
+        let limiter = RedisLimiter::connect(redis_url).await?.fail_mode(fail_mode);
+        builder = builder.rate_limiter(limiter);
     }
     let gate = builder.build();
     let keys = if fresh {
@@ -122,7 +135,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         "curl -s -i http://{addr}/items -H \"X-API-Key: $KEYGATE_LIMITED_KEY\"    # Retry-After, RateLimit-Policy and RateLimit headers"
     );
     match &redis_url {
-        Some(_) => println!("Rate limits are shared through Redis ($KEYGATE_REDIS_URL)."),
+        Some(_) => println!(
+            "Rate limits are shared through Redis ($KEYGATE_REDIS_URL); KEYGATE_REDIS_FAIL_MODE=closed refuses requests (503) while it is unreachable."
+        ),
         None => println!(
             "Rate limits are counted in this process; set KEYGATE_REDIS_URL to share them between instances."
         ),
