@@ -13,8 +13,7 @@ use time::OffsetDateTime;
 
 use crate::Failure;
 use crate::args::{
-    Cli, Command, CreateArgs, KeysCommand, ListArgs, RevokeArgs, RotateArgs, SetLimitArgs,
-    ShowArgs,
+    Cli, Command, CreateArgs, KeysCommand, ListArgs, RevokeArgs, RotateArgs, SetLimitArgs, ShowArgs,
 };
 use crate::database::{Database, KeyText};
 use crate::output;

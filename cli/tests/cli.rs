@@ -298,7 +298,10 @@ fn rate_limits_are_set_at_creation_changed_and_shown() {
     };
     assert_eq!(show(&id)["rate_limit"], "10/s burst 20", "canonical text");
     let table = stdout(&keygate(&db, &["keys", "list"], None));
-    assert!(table.contains("RATE LIMIT") && table.contains("10/s burst 20"), "{table}");
+    assert!(
+        table.contains("RATE LIMIT") && table.contains("10/s burst 20"),
+        "{table}"
+    );
     let record = stdout(&keygate(&db, &["keys", "show", &id], None));
     assert!(record.contains("rate limit:   10/s burst 20"), "{record}");
 
@@ -320,12 +323,19 @@ fn rate_limits_are_set_at_creation_changed_and_shown() {
         &db,
         &["keys", "create", "--name", "x", "--rate-limit", "lots"],
     );
-    assert!(line.contains("--rate-limit") && line.contains("invalid rate limit"), "{line}");
+    assert!(
+        line.contains("--rate-limit") && line.contains("invalid rate limit"),
+        "{line}"
+    );
     let line = fails(&db, &["keys", "set-limit", "nosuchkey", "1/s"]);
     assert!(line.contains("nosuchkey"), "{line}");
 
     // A revoked key's limit is final.
-    assert!(keygate(&db, &["keys", "revoke", &id], None).status.success());
+    assert!(
+        keygate(&db, &["keys", "revoke", &id], None)
+            .status
+            .success()
+    );
     let line = fails(&db, &["keys", "set-limit", &id, "1/s"]);
     assert!(line.contains("revoked"), "{line}");
 }

@@ -270,7 +270,12 @@ pub async fn mint_demo_keys(gate: &KeyGate) -> Result<DemoKeys, KeyError> {
     };
     Ok(DemoKeys {
         read: mint("demo-read", &["items:read"], Some(READ_LIMIT)).await?,
-        write: mint("demo-write", &["items:read", "items:write"], Some(WRITE_LIMIT)).await?,
+        write: mint(
+            "demo-write",
+            &["items:read", "items:write"],
+            Some(WRITE_LIMIT),
+        )
+        .await?,
         admin: mint("demo-admin", &["admin", "items:*"], None).await?,
         limited: mint("demo-limited", &["items:read"], Some(LIMITED_LIMIT)).await?,
     })

@@ -3,9 +3,9 @@
 
 use std::net::SocketAddr;
 
+use keygate::limit::{FailMode, RedisLimiter};
 use keygate::record::KeyFilter;
 use keygate::store::KeyStore;
-use keygate::limit::{FailMode, RedisLimiter};
 use keygate::{CachedStore, KeyGate, KeyGateBuilder, SqlStore};
 use keygate_example::{
     AppState, DECLARED_SCOPES, Items, LIMITED_LIMIT, access, app, mint_demo_keys, openapi,

@@ -85,7 +85,13 @@ fn verification(c: &mut Criterion) {
                 .iter(|| async { black_box(gate.verify_for(black_box(&key), required).await) })
         });
         if n == 1_000 {
-            limited_rows(&rt, &mut group, RateLimiter::in_process(), "in process", true);
+            limited_rows(
+                &rt,
+                &mut group,
+                RateLimiter::in_process(),
+                "in process",
+                true,
+            );
             #[cfg(feature = "redis")]
             if let Ok(url) = std::env::var("KEYGATE_TEST_REDIS_URL") {
                 let limiter = rt.block_on(async {
@@ -94,7 +100,13 @@ fn verification(c: &mut Criterion) {
                         .expect("redis url")
                         .fail_mode(keygate::limit::FailMode::Closed)
                 });
-                limited_rows(&rt, &mut group, RateLimiter::redis(limiter), "in Redis", false);
+                limited_rows(
+                    &rt,
+                    &mut group,
+                    RateLimiter::redis(limiter),
+                    "in Redis",
+                    false,
+                );
             }
             let (gate, store, key) = (gate.clone(), _store, key.clone());
             let key_text = key.clone();
@@ -212,7 +224,10 @@ fn limited_rows(
         });
     };
     if with_unlimited {
-        row("valid keys in turn, 1000 keys, no rate limit".to_owned(), &plain);
+        row(
+            "valid keys in turn, 1000 keys, no rate limit".to_owned(),
+            &plain,
+        );
     }
     row(
         format!("valid keys in turn, 1000 keys, rate limit {limit} {place}"),

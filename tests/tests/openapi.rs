@@ -262,7 +262,9 @@ async fn the_admin_routes_document_every_answer_and_rule() {
     };
     assert_eq!(
         statuses("post", "/admin/keys"),
-        ["201", "400", "401", "403", "413", "415", "422", "429", "503"]
+        [
+            "201", "400", "401", "403", "413", "415", "422", "429", "503"
+        ]
     );
     assert_eq!(
         statuses("get", "/admin/keys"),

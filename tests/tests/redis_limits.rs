@@ -99,7 +99,10 @@ async fn redis_and_in_process_give_the_same_answers() {
     let expected: Vec<(String, u64)> = [("ok", 0), ("ok", 0), ("ok", 0), ("rate_limited", 20)]
         .map(|(code, after)| (code.to_owned(), after))
         .to_vec();
-    assert_eq!(pattern(RateLimiter::in_process(), "3/min", 4).await, expected);
+    assert_eq!(
+        pattern(RateLimiter::in_process(), "3/min", 4).await,
+        expected
+    );
 }
 
 #[tokio::test]
@@ -118,7 +121,10 @@ async fn an_unreachable_redis_fails_open_by_default_and_counts() {
     assert_eq!(limiter.unavailable_admissions(), 3);
     // Authentication still fails closed: a wrong key is refused whatever Redis does.
     let unknown = sql_support::unknown_key("rl").await;
-    assert_eq!(gate.verify(&unknown).await.unwrap_err().code(), "invalid_api_key");
+    assert_eq!(
+        gate.verify(&unknown).await.unwrap_err().code(),
+        "invalid_api_key"
+    );
 }
 
 #[tokio::test]

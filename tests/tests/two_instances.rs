@@ -35,7 +35,10 @@ fn binaries() -> &'static PathBuf {
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("run cargo build");
-        assert!(status.success(), "cargo build of the example and the CLI failed");
+        assert!(
+            status.success(),
+            "cargo build of the example and the CLI failed"
+        );
         // target/debug/deps/two_instances-… → target/debug
         let exe = std::env::current_exe().unwrap();
         exe.parent().unwrap().parent().unwrap().to_owned()
@@ -148,7 +151,10 @@ impl Instance {
             if health.is_ok_and(|r| r.status() == 200) {
                 return instance;
             }
-            assert!(Instant::now() < deadline, "the example did not start in 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "the example did not start in 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -223,7 +229,11 @@ async fn a_limit_holds_across_both_instances() {
     let started = Instant::now();
     let mut workers = Vec::new();
     for worker in 0..8 {
-        let base = if worker % 2 == 0 { a.base.clone() } else { b.base.clone() };
+        let base = if worker % 2 == 0 {
+            a.base.clone()
+        } else {
+            b.base.clone()
+        };
         let (client, key) = (client.clone(), key.clone());
         workers.push(tokio::spawn(async move {
             let mut seen = Vec::new();
@@ -255,7 +265,10 @@ async fn a_limit_holds_across_both_instances() {
         "{admitted} admitted, expected {N} to {}",
         N + N
     );
-    assert!(admitted <= N + 1, "{admitted} admitted: more than the budget allows in 3 s");
+    assert!(
+        admitted <= N + 1,
+        "{admitted} admitted: more than the budget allows in 3 s"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -274,14 +287,21 @@ async fn redis_going_away_gives_each_fail_mode_and_both_recover() {
     for base in [&closed.base, &open.base, &closed.base, &open.base] {
         statuses.push(get_items(&client, base, &key).await.0);
     }
-    assert_eq!(statuses, [200, 200, 200, 429], "one budget through the proxy");
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 429],
+        "one budget through the proxy"
+    );
 
     proxy.stop();
     let (status, code) = get_items(&client, &closed.base, &key).await;
     assert_eq!((status, code.as_str()), (503, "rate_limiter_unavailable"));
     for _ in 0..5 {
         let (status, _) = get_items(&client, &open.base, &key).await;
-        assert_eq!(status, 200, "fail open admits, though the key is over its limit");
+        assert_eq!(
+            status, 200,
+            "fail open admits, though the key is over its limit"
+        );
     }
 
     proxy.restart().await;
@@ -347,7 +367,10 @@ async fn a_key_revoked_through_the_cli_is_refused_by_both_within_a_second() {
             .iter()
             .filter(|(i, sent, status)| *i == instance && *sent < committed && *status == 200)
             .collect();
-        assert!(!admitted_before.is_empty(), "instance {instance} admitted the key before");
+        assert!(
+            !admitted_before.is_empty(),
+            "instance {instance} admitted the key before"
+        );
         let last_admitted = seen
             .iter()
             .filter(|(i, _, status)| *i == instance && *status == 200)
@@ -366,6 +389,9 @@ async fn a_key_revoked_through_the_cli_is_refused_by_both_within_a_second() {
                 *i == instance && *sent > committed + Duration::from_secs(1) && *status == 401
             })
             .count();
-        assert!(refused_after > 0, "instance {instance} was still under load");
+        assert!(
+            refused_after > 0,
+            "instance {instance} was still under load"
+        );
     }
 }

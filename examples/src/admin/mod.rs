@@ -88,11 +88,15 @@ fn duration(text: Option<&str>) -> Result<Option<std::time::Duration>, AdminErro
 /// and without leading zeros.
 fn rate_limit(text: Option<&str>) -> Result<Option<RateLimit>, AdminError> {
     let refused = |detail: String| {
-        AdminError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_rate_limit", detail)
+        AdminError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_rate_limit",
+            detail,
+        )
     };
     let Some(text) = text else { return Ok(None) };
-    let loose_space = text.split(' ').any(str::is_empty)
-        || text.chars().any(|c| c.is_whitespace() && c != ' ');
+    let loose_space =
+        text.split(' ').any(str::is_empty) || text.chars().any(|c| c.is_whitespace() && c != ' ');
     let leading_zero = text
         .split(|c: char| !c.is_ascii_digit())
         .any(|digits| digits.starts_with('0'));

@@ -52,7 +52,10 @@ pub(crate) fn status(limit: &RateLimit, admitted: bool, ahead: u64) -> RateLimit
     let quota = Quota::of(limit);
     let ahead = ahead.min(quota.tolerance + quota.interval);
     let (remaining, retry_after) = if admitted {
-        ((quota.tolerance - ahead.min(quota.tolerance)) / quota.interval, 0)
+        (
+            (quota.tolerance - ahead.min(quota.tolerance)) / quota.interval,
+            0,
+        )
     } else {
         // The next request is admitted once the TAT is back within tolerance of now.
         let wait = (ahead + quota.interval).saturating_sub(quota.tolerance);
@@ -113,7 +116,11 @@ mod tests {
         assert!(!refused.admitted());
         assert_eq!(refused.remaining(), 0);
         assert_eq!(refused.retry_after_seconds(), 1);
-        assert_eq!(refused.reset_seconds(), 1, "three tenths of a second, rounded up");
+        assert_eq!(
+            refused.reset_seconds(),
+            1,
+            "three tenths of a second, rounded up"
+        );
     }
 
     #[test]
@@ -148,7 +155,10 @@ mod tests {
         let (tat, _) = decide(0, 0, tight);
         let tat = tat.unwrap();
         assert_eq!(decide(tat, MICROS, tight).0, None);
-        assert!(decide(tat, MICROS, loose).0.is_none(), "the stored TAT still counts");
+        assert!(
+            decide(tat, MICROS, loose).0.is_none(),
+            "the stored TAT still counts"
+        );
         // Once the TAT is past, the looser quota admits its whole burst.
         let later = 61 * MICROS;
         let mut tat = tat;

@@ -73,7 +73,9 @@ impl MemoryLimiter {
                 .sweep_at
                 .store((tats.len() * 2).max(FIRST_SWEEP), Ordering::Relaxed);
         }
-        let tat = tats.entry(key_id.into()).or_insert_with(|| AtomicU64::new(0));
+        let tat = tats
+            .entry(key_id.into())
+            .or_insert_with(|| AtomicU64::new(0));
         spend(tat, now, quota, limit)
     }
 
@@ -175,7 +177,11 @@ mod tests {
         for i in 0..keys {
             limiter.check_at(&format!("new{i}"), &limit, 10 * SECOND);
         }
-        assert!(limiter.len() < keys + keys / 2, "{} entries kept", limiter.len());
+        assert!(
+            limiter.len() < keys + keys / 2,
+            "{} entries kept",
+            limiter.len()
+        );
         // A swept key starts again with a whole budget, as it would have anyway.
         assert!(limiter.check_at("old0", &limit, 10 * SECOND).admitted());
     }

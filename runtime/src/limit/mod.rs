@@ -132,7 +132,9 @@ impl RateLimit {
         } else {
             return Ok(());
         };
-        Err(RateLimitError(format!("invalid rate limit `{self}`: {problem}")))
+        Err(RateLimitError(format!(
+            "invalid rate limit `{self}`: {problem}"
+        )))
     }
 }
 
@@ -145,7 +147,7 @@ impl fmt::Display for RateLimit {
         let (unit, per) = UNITS
             .iter()
             .copied()
-            .find(|&(_, per)| seconds != 0 && seconds % per == 0)
+            .find(|&(_, per)| seconds != 0 && seconds.is_multiple_of(per))
             .unwrap_or(("s", 1));
         write!(f, "{}/", self.requests)?;
         if seconds / per != 1 {
@@ -382,7 +384,8 @@ mod tests {
     use super::RateLimit;
 
     fn parse(text: &str) -> Result<RateLimit, String> {
-        text.parse().map_err(|e: super::RateLimitError| e.to_string())
+        text.parse()
+            .map_err(|e: super::RateLimitError| e.to_string())
     }
 
     #[test]

@@ -91,8 +91,8 @@ impl RedisLimiter {
     /// start-up is handled like one that goes down later, by the fail mode.
     pub async fn connect(url: &str) -> Result<Self, RedisLimiterError> {
         // The error's kind, never its text: that may quote the URL, password included.
-        let client = redis::Client::open(url)
-            .map_err(|e| RedisLimiterError(format!("{:?}", e.kind())))?;
+        let client =
+            redis::Client::open(url).map_err(|e| RedisLimiterError(format!("{:?}", e.kind())))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(DEFAULT_TIMEOUT))
             .set_response_timeout(Some(DEFAULT_TIMEOUT))

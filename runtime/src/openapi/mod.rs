@@ -45,8 +45,8 @@
 //! The schema named `KeygateProblem` in `components.schemas`: an RFC 9457 problem document with
 //! keygate's stable `code`, and `required_scopes` and `scope_match` on a 403.
 
-use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::security::{

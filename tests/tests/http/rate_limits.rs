@@ -101,7 +101,11 @@ async fn unauthenticated_and_unauthorised_requests_do_not_spend_the_budget() {
         assert_eq!(rate_headers(&response), (None, None));
     }
     let response = svc.get("/items", &[("x-api-key", &key)]).await;
-    assert_eq!(response.status(), StatusCode::OK, "the budget was untouched");
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the budget was untouched"
+    );
     let response = svc.get("/items", &[("x-api-key", &key)]).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
 }
@@ -117,7 +121,12 @@ async fn the_gate_default_applies_to_keys_without_their_own() {
         async move {
             let mut out = Vec::new();
             for _ in 0..4 {
-                out.push(svc.get("/items", &[("x-api-key", &key)]).await.status().as_u16());
+                out.push(
+                    svc.get("/items", &[("x-api-key", &key)])
+                        .await
+                        .status()
+                        .as_u16(),
+                );
             }
             out
         }
@@ -145,7 +154,10 @@ async fn a_changed_limit_applies_to_the_next_request() {
     assert_eq!(response.status(), StatusCode::OK, "no limit any more");
     assert_eq!(rate_headers(&response), (None, None));
     // The rotated successor keeps the limit.
-    svc.gate.set_rate_limit(id, Some(limit("7/min"))).await.unwrap();
+    svc.gate
+        .set_rate_limit(id, Some(limit("7/min")))
+        .await
+        .unwrap();
     let successor = svc
         .gate
         .rotate_key(id, std::time::Duration::ZERO)
@@ -209,11 +221,17 @@ async fn a_rendering_hook_changes_the_body_but_keeps_status_and_headers() {
         .build();
     let svc = Service::example_with(gate).await;
     let key = limited_key(&svc, &["items:read"], "1/min").await;
-    assert_eq!(svc.get("/items", &[("x-api-key", &key)]).await.status(), 200);
+    assert_eq!(
+        svc.get("/items", &[("x-api-key", &key)]).await.status(),
+        200
+    );
     let response = svc.get("/items", &[("x-api-key", &key)]).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(response.headers()["retry-after"], "60");
     assert_eq!(rate_headers(&response).0.unwrap(), r#""default";q=1;w=60"#);
     let body: serde_json::Value = response.json().await.unwrap();
-    assert!(body["detail"].as_str().unwrap().contains("rate limit"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("rate limit"),
+        "{body}"
+    );
 }

@@ -96,4 +96,3 @@ impl Drop for Proxy {
         self.stop();
     }
 }
-

@@ -222,7 +222,12 @@ async fn rate_limits_are_set_at_creation_and_changed_through_the_admin_routes() 
 
     let path = format!("/admin/keys/{id}/rate_limit");
     let (status, _, view) = service
-        .call(Method::PUT, &path, &admin, Some(r#"{"rate_limit": "10/s burst 20"}"#))
+        .call(
+            Method::PUT,
+            &path,
+            &admin,
+            Some(r#"{"rate_limit": "10/s burst 20"}"#),
+        )
         .await;
     assert_eq!(status, 200, "{view}");
     assert_eq!(view["rate_limit"], "10/s burst 20");
@@ -257,7 +262,10 @@ async fn rate_limits_are_set_at_creation_and_changed_through_the_admin_routes() 
             Some(r#"{"name": "x", "rate_limit": "5/2d"}"#),
         )
         .await;
-    assert_eq!((status, problem["code"].as_str()), (422, Some("invalid_rate_limit")));
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("invalid_rate_limit"))
+    );
     let (status, _, problem) = service
         .call(
             Method::PUT,
@@ -266,9 +274,17 @@ async fn rate_limits_are_set_at_creation_and_changed_through_the_admin_routes() 
             Some(r#"{"rate_limit": "1/s"}"#),
         )
         .await;
-    assert_eq!((status, problem["code"].as_str()), (404, Some("key_not_found")));
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (404, Some("key_not_found"))
+    );
     let (status, _, _) = service
-        .call(Method::PUT, &path, &service.keys.read, Some(r#"{"rate_limit": "1/s"}"#))
+        .call(
+            Method::PUT,
+            &path,
+            &service.keys.read,
+            Some(r#"{"rate_limit": "1/s"}"#),
+        )
         .await;
     assert_eq!(status, 403, "admin only");
     let (_, _, shown) = service.call(Method::GET, "/admin/keys", &admin, None).await;
@@ -280,9 +296,14 @@ async fn rate_limits_are_set_at_creation_and_changed_through_the_admin_routes() 
         .unwrap();
     assert!(shown["rate_limit"].is_null(), "nothing written: {shown}");
 
-    service.call(Method::DELETE, &format!("/admin/keys/{id}"), &admin, None).await;
+    service
+        .call(Method::DELETE, &format!("/admin/keys/{id}"), &admin, None)
+        .await;
     let (status, _, problem) = service
         .call(Method::PUT, &path, &admin, Some(r#"{"rate_limit": "1/s"}"#))
         .await;
-    assert_eq!((status, problem["code"].as_str()), (409, Some("key_revoked")));
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("key_revoked"))
+    );
 }
