@@ -243,6 +243,24 @@ impl<'de> serde::Deserialize<'de> for RateLimit {
 }
 
 /// Where a key stands against its limit after one check: what the `RateLimit` headers say.
+///
+/// ```
+/// use keygate::{KeyGate, NewKey};
+/// use keygate::reject::RejectionKind;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let gate = KeyGate::builder().build();
+/// let limited = NewKey::new("partner").rate_limit("1/min".parse().unwrap());
+/// let key = gate.create_key(limited).await.unwrap().key;
+/// assert!(gate.verify(key.expose()).await.is_ok());
+/// let refused = gate.verify(key.expose()).await.unwrap_err();
+/// let RejectionKind::RateLimited(status) = refused.kind() else { panic!("{refused}") };
+/// assert!(!status.admitted());
+/// assert_eq!(status.remaining(), 0);
+/// assert_eq!(status.retry_after_seconds(), 60);
+/// assert_eq!(refused.status().as_u16(), 429);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitStatus {
     limit: RateLimit,
@@ -280,7 +298,14 @@ impl RateLimitStatus {
     }
 }
 
-/// What a rate limiter does when its backing server cannot answer.
+/// What a rate limiter does when its backing server cannot answer. See
+/// `RedisLimiter::fail_mode` (feature `redis`).
+///
+/// ```
+/// use keygate::limit::FailMode;
+///
+/// assert_eq!(FailMode::default(), FailMode::Open);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum FailMode {
     /// Admit the request (authentication still happened), with a WARN event and a count. The
