@@ -63,7 +63,7 @@ fn names_and_owners_cannot_steer_the_terminal() {
 
     let show = stdout(&keygate(&db, &["keys", "show", &id], None));
     assert_inert("show", &show);
-    assert_eq!(show.lines().count(), 11, "one line per field: {show}");
+    assert_eq!(show.lines().count(), 12, "one line per field: {show}");
 
     let verify = keygate(&db, &["keys", "verify"], Some(&key));
     assert!(verify.status.success(), "{}", stderr(&verify));
