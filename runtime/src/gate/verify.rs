@@ -42,13 +42,15 @@ struct VerifiedBy {
 
 impl KeyGate {
     /// Verifies a key given as text (from a command line, a message queue, a test): format,
-    /// checksum, lookup, secret, state. Scopes are not checked; see [`ApiKey::has_scope`].
+    /// checksum, lookup, secret, state, and the key's rate limit, which it spends as a request
+    /// would. Scopes are not checked; see [`ApiKey::has_scope`].
     pub async fn verify(&self, key: &str) -> Result<ApiKey, Rejection> {
         self.verify_for(key, Requirement::NONE).await
     }
 
     /// Verifies a key given as text and checks it against `requirement`: everything a protected
-    /// route does, without HTTP.
+    /// route does, without HTTP, including spending one request of the key's rate limit (a key
+    /// over its limit is refused with `rate_limited`).
     ///
     /// ```
     /// use keygate::{KeyGate};
