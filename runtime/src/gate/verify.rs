@@ -1,6 +1,7 @@
 //! Admitting a request: find the key, check it, check its scopes, log the decision.
 
 use std::sync::PoisonError;
+use std::time::SystemTime;
 
 use axum::extract::MatchedPath;
 use axum::http::request::Parts;
@@ -125,7 +126,9 @@ impl KeyGate {
                 return Err(Failure::new(RejectionKind::StoreUnavailable, id));
             }
         }
-        let now = OffsetDateTime::now_utc();
+        // One clock read for the state check, the rate limit and the last-used time.
+        let wall = SystemTime::now();
+        let now = OffsetDateTime::from(wall);
         match record.state_at(now) {
             KeyState::Active => {}
             KeyState::Expired => return Err(Failure::new(RejectionKind::Expired, id)),
@@ -136,7 +139,7 @@ impl KeyGate {
             .map_err(|kind| Failure::new(kind, id))?;
         // Last: only a request that would otherwise be admitted spends the key's budget.
         let status = self
-            .spend(&key)
+            .spend(&key, wall)
             .await
             .map_err(|kind| Failure::new(kind, id))?;
         self.inner.usage.record(parsed.key_id, now);
@@ -145,11 +148,15 @@ impl KeyGate {
 
     /// Spends one request of the key's rate limit (its own, else the gate's default). A key with
     /// neither costs nothing here.
-    async fn spend(&self, key: &ApiKey) -> Result<Option<RateLimitStatus>, RejectionKind> {
+    async fn spend(
+        &self,
+        key: &ApiKey,
+        now: SystemTime,
+    ) -> Result<Option<RateLimitStatus>, RejectionKind> {
         let Some(limit) = key.0.rate_limit.or(self.inner.default_rate_limit) else {
             return Ok(None);
         };
-        match self.inner.limiter.check(key.key_id(), &limit).await {
+        match self.inner.limiter.check(key.key_id(), &limit, now).await {
             Ok(Some(status)) if !status.admitted() => Err(RejectionKind::RateLimited(status)),
             Ok(status) => Ok(status),
             Err(Unavailable) => Err(RejectionKind::RateLimiterUnavailable),

@@ -4,8 +4,9 @@
 //!
 //! Each key holds one number, its theoretical arrival time (TAT): when its budget would be whole
 //! again. A request at `now` moves it to `max(TAT, now) + interval`, and is admitted if that is
-//! at most `tolerance` ahead of `now`. Time is in microseconds: exact in Lua's doubles for Unix
-//! times, and fine enough for a million requests a second.
+//! at most `tolerance` ahead of `now`. Time is wall-clock microseconds since the Unix epoch, as
+//! Redis' `TIME` gives it: exact in Lua's doubles, and fine enough for a million requests a
+//! second. A clock stepped back only makes a limit stricter until it catches up.
 
 use super::{RateLimit, RateLimitStatus};
 
@@ -46,10 +47,14 @@ pub(crate) fn decide(tat: u64, now: u64, quota: Quota) -> (Option<u64>, u64) {
     }
 }
 
-/// The status after a decision, from whether it admitted and how far ahead of now the TAT
-/// stands (`ahead`, microseconds).
-pub(crate) fn status(limit: &RateLimit, admitted: bool, ahead: u64) -> RateLimitStatus {
-    let quota = Quota::of(limit);
+/// The status after a decision under `limit` (whose quota is `quota`), from whether it admitted
+/// and how far ahead of now the TAT stands (`ahead`, microseconds).
+pub(crate) fn status(
+    limit: &RateLimit,
+    quota: Quota,
+    admitted: bool,
+    ahead: u64,
+) -> RateLimitStatus {
     let ahead = ahead.min(quota.tolerance + quota.interval);
     let (remaining, retry_after) = if admitted {
         (
@@ -106,13 +111,13 @@ mod tests {
         for expected_remaining in [2, 1, 0] {
             let (next, ahead) = decide(tat, now, quota);
             tat = next.expect("inside the burst");
-            let status = status(&limit, true, ahead);
+            let status = status(&limit, quota, true, ahead);
             assert_eq!(status.remaining(), expected_remaining);
             assert_eq!(status.retry_after_seconds(), 0);
         }
         let (next, ahead) = decide(tat, now, quota);
         assert_eq!(next, None, "the fourth request at once is refused");
-        let refused = status(&limit, false, ahead);
+        let refused = status(&limit, quota, false, ahead);
         assert!(!refused.admitted());
         assert_eq!(refused.remaining(), 0);
         assert_eq!(refused.retry_after_seconds(), 1);
@@ -142,7 +147,7 @@ mod tests {
         let tat = tat.unwrap();
         let (next, ahead) = decide(tat, 17 * MICROS, quota);
         assert_eq!(next, None);
-        let refused = status(&limit, false, ahead);
+        let refused = status(&limit, quota, false, ahead);
         assert_eq!(refused.retry_after_seconds(), 43);
         assert_eq!(refused.reset_seconds(), 43);
         assert_eq!(decide(tat, 60 * MICROS, quota).0, Some(120 * MICROS));

@@ -7,10 +7,8 @@
 //! step.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{PoisonError, RwLock};
-use std::time::Instant;
 
 use super::gcra::{Quota, decide, status};
 use super::{RateLimit, RateLimitStatus};
@@ -27,20 +25,17 @@ struct Shard {
     sweep_at: AtomicUsize,
 }
 
-/// Keys' TATs in microseconds since the limiter was made. Only verified key ids reach it, and
-/// they are minted from the OS random source, so the fast (not DoS-hardened) hasher is fine and
-/// the map holds at most one entry per real key that called recently.
+/// Keys' TATs in microseconds since the Unix epoch. Only verified key ids reach it, and they are
+/// minted from the OS random source, so the fast (not DoS-hardened) hasher is fine, a key id's
+/// last character picks its shard, and the map holds at most one entry per real key that called
+/// recently.
 pub(crate) struct MemoryLimiter {
-    start: Instant,
-    hasher: foldhash::fast::RandomState,
     shards: Box<[Shard]>,
 }
 
 impl MemoryLimiter {
     pub(crate) fn new() -> Self {
         MemoryLimiter {
-            start: Instant::now(),
-            hasher: Default::default(),
             shards: (0..SHARDS)
                 .map(|_| Shard {
                     tats: RwLock::new(Map::default()),
@@ -50,15 +45,11 @@ impl MemoryLimiter {
         }
     }
 
-    pub(crate) fn check(&self, key_id: &str, limit: &RateLimit) -> RateLimitStatus {
-        let now = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.check_at(key_id, limit, now)
-    }
-
-    /// One request of `key_id` at `now` (microseconds since the limiter was made).
-    pub(crate) fn check_at(&self, key_id: &str, limit: &RateLimit, now: u64) -> RateLimitStatus {
+    /// One request of `key_id` at `now` (microseconds since the Unix epoch).
+    pub(crate) fn check(&self, key_id: &str, limit: &RateLimit, now: u64) -> RateLimitStatus {
         let quota = Quota::of(limit);
-        let shard = &self.shards[self.hasher.hash_one(key_id) as usize % SHARDS];
+        let last = key_id.as_bytes().last().copied().unwrap_or(0);
+        let shard = &self.shards[usize::from(last) % SHARDS];
         {
             let tats = shard.tats.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(tat) = tats.get(key_id) {
@@ -94,11 +85,11 @@ fn spend(tat: &AtomicU64, now: u64, quota: Quota, limit: &RateLimit) -> RateLimi
     let mut current = tat.load(Ordering::Acquire);
     loop {
         match decide(current, now, quota) {
-            (None, ahead) => return status(limit, false, ahead),
+            (None, ahead) => return status(limit, quota, false, ahead),
             (Some(next), ahead) => {
                 match tat.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire)
                 {
-                    Ok(_) => return status(limit, true, ahead),
+                    Ok(_) => return status(limit, quota, true, ahead),
                     Err(actual) => current = actual,
                 }
             }
@@ -119,13 +110,13 @@ mod tests {
     fn each_key_has_its_own_budget() {
         let limiter = MemoryLimiter::new();
         let limit: RateLimit = "2/min".parse().unwrap();
-        assert!(limiter.check_at("a", &limit, 0).admitted());
-        assert!(limiter.check_at("a", &limit, 0).admitted());
-        let refused = limiter.check_at("a", &limit, SECOND);
+        assert!(limiter.check("a", &limit, 0).admitted());
+        assert!(limiter.check("a", &limit, 0).admitted());
+        let refused = limiter.check("a", &limit, SECOND);
         assert!(!refused.admitted());
         assert_eq!(refused.retry_after_seconds(), 29);
-        assert!(limiter.check_at("b", &limit, SECOND).admitted());
-        assert!(limiter.check_at("a", &limit, 30 * SECOND).admitted());
+        assert!(limiter.check("b", &limit, SECOND).admitted());
+        assert!(limiter.check("a", &limit, 30 * SECOND).admitted());
     }
 
     #[test]
@@ -133,15 +124,15 @@ mod tests {
         let limiter = MemoryLimiter::new();
         let tight: RateLimit = "1/h".parse().unwrap();
         let loose: RateLimit = "10/s".parse().unwrap();
-        assert!(limiter.check_at("a", &loose, 0).admitted());
-        assert!(limiter.check_at("a", &loose, 0).admitted());
+        assert!(limiter.check("a", &loose, 0).admitted());
+        assert!(limiter.check("a", &loose, 0).admitted());
         // The TAT stands 0.2 s ahead; under one request an hour, the next would put it an hour
         // and 0.2 s ahead, past the tolerance.
-        assert!(!limiter.check_at("a", &tight, 0).admitted());
-        assert!(limiter.check_at("a", &tight, SECOND).admitted());
+        assert!(!limiter.check("a", &tight, 0).admitted());
+        assert!(limiter.check("a", &tight, SECOND).admitted());
         // Now an hour ahead: the loose limit's one-second tolerance refuses too.
-        assert!(!limiter.check_at("a", &loose, 2 * SECOND).admitted());
-        assert!(limiter.check_at("a", &loose, 3601 * SECOND).admitted());
+        assert!(!limiter.check("a", &loose, 2 * SECOND).admitted());
+        assert!(limiter.check("a", &loose, 3601 * SECOND).admitted());
     }
 
     #[test]
@@ -154,7 +145,7 @@ mod tests {
                     let limiter = limiter.clone();
                     scope.spawn(move || {
                         (0..1000)
-                            .filter(|_| limiter.check_at("k", &limit, 5 * SECOND).admitted())
+                            .filter(|_| limiter.check("k", &limit, 5 * SECOND).admitted())
                             .count()
                     })
                 })
@@ -170,12 +161,12 @@ mod tests {
         let limit: RateLimit = "1/s".parse().unwrap();
         let keys = super::SHARDS * FIRST_SWEEP * 2;
         for i in 0..keys {
-            limiter.check_at(&format!("old{i}"), &limit, 0);
+            limiter.check(&format!("old{i}"), &limit, 0);
         }
         assert!(limiter.len() >= keys / 2, "nothing is stale yet");
         // Ten seconds later every TAT has passed; new keys push each shard past its threshold.
         for i in 0..keys {
-            limiter.check_at(&format!("new{i}"), &limit, 10 * SECOND);
+            limiter.check(&format!("new{i}"), &limit, 10 * SECOND);
         }
         assert!(
             limiter.len() < keys + keys / 2,
@@ -183,6 +174,6 @@ mod tests {
             limiter.len()
         );
         // A swept key starts again with a whole budget, as it would have anyway.
-        assert!(limiter.check_at("old0", &limit, 10 * SECOND).admitted());
+        assert!(limiter.check("old0", &limit, 10 * SECOND).admitted());
     }
 }

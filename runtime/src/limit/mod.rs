@@ -19,7 +19,7 @@
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 mod gcra;
 mod headers;
@@ -380,15 +380,22 @@ impl RateLimiter {
         }
     }
 
-    /// Spends one request of `key_id`'s budget under `limit`. `Ok(None)`: the server could not
-    /// answer and the limiter fails open.
+    /// Spends one request of `key_id`'s budget under `limit`, at `now` (the in-process limiter's
+    /// clock; Redis reads its own). `Ok(None)`: the server could not answer and the limiter fails
+    /// open.
     pub(crate) async fn check(
         &self,
         key_id: &str,
         limit: &RateLimit,
+        now: SystemTime,
     ) -> Result<Option<RateLimitStatus>, Unavailable> {
         match &self.kind {
-            Kind::InProcess(memory) => Ok(Some(memory.check(key_id, limit))),
+            Kind::InProcess(memory) => {
+                let micros = now.duration_since(UNIX_EPOCH).map_or(0, |since| {
+                    u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
+                });
+                Ok(Some(memory.check(key_id, limit, micros)))
+            }
             #[cfg(feature = "redis")]
             Kind::Redis(redis) => redis.check(key_id, limit).await,
         }

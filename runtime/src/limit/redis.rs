@@ -138,6 +138,7 @@ impl RedisLimiter {
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok((admitted, ahead))) => Ok(status(
                 limit,
+                quota,
                 admitted == 1,
                 u64::try_from(ahead).unwrap_or(0),
             )),
