@@ -54,6 +54,8 @@ pub(crate) enum KeysCommand {
     Revoke(RevokeArgs),
     /// Replace a key: print a new one; the old one keeps working for the grace period.
     Rotate(RotateArgs),
+    /// Set a key's rate limit (100/min, 10/s burst 20), or `none` to remove it.
+    SetLimit(SetLimitArgs),
     /// Read a key on stdin and say whether it is valid, with its key id and scopes.
     Verify,
 }
@@ -72,6 +74,10 @@ pub(crate) struct CreateArgs {
     /// How long the key lives: 30m, 24h, 90d, 2w. Default: until revoked.
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub(crate) expires_in: Option<String>,
+    /// How fast the key may call: 100/min, 10/s burst 20, 1000/h. Default: not limited (or the
+    /// service's default limit).
+    #[arg(long, value_name = "LIMIT", allow_hyphen_values = true)]
+    pub(crate) rate_limit: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -109,4 +115,13 @@ pub(crate) struct RotateArgs {
     /// How long the old key keeps working, such as 24h. Default: it stops now.
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub(crate) grace: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SetLimitArgs {
+    /// The public key id.
+    pub(crate) key_id: String,
+    /// The limit, such as 100/min or 10/s burst 20 (quote it: it has spaces), or `none`.
+    #[arg(allow_hyphen_values = true)]
+    pub(crate) limit: String,
 }

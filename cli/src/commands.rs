@@ -6,13 +6,14 @@ use std::process::ExitCode;
 
 use keygate::NewKey;
 use keygate::duration::parse_duration;
+use keygate::limit::RateLimit;
 use keygate::record::{KeyFilter, KeyState, KeyView};
 use keygate::reject::RejectionKind;
 use time::OffsetDateTime;
 
 use crate::Failure;
 use crate::args::{
-    Cli, Command, CreateArgs, KeysCommand, ListArgs, RevokeArgs, RotateArgs, ShowArgs,
+    Cli, Command, CreateArgs, KeysCommand, ListArgs, RevokeArgs, RotateArgs, SetLimitArgs, ShowArgs,
 };
 use crate::database::{Database, KeyText};
 use crate::output;
@@ -30,6 +31,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Keys(KeysCommand::Show(args)) => show(&database, args).await,
         Command::Keys(KeysCommand::Revoke(args)) => revoke(&database, args).await,
         Command::Keys(KeysCommand::Rotate(args)) => rotate(&database, args).await,
+        Command::Keys(KeysCommand::SetLimit(args)) => set_limit(&database, args).await,
         Command::Keys(KeysCommand::Verify) => verify(&database).await,
     }
 }
@@ -44,6 +46,12 @@ async fn init(database: &Database) -> Result<ExitCode, Failure> {
 /// `keygate keys create`: mints a key and prints it once.
 async fn create(database: &Database, args: CreateArgs) -> Result<ExitCode, Failure> {
     let lifetime = args.expires_in.as_deref().map(parse_duration).transpose()?;
+    let rate_limit = args
+        .rate_limit
+        .as_deref()
+        .map(str::parse::<RateLimit>)
+        .transpose()
+        .map_err(|e| Failure::new(format!("--rate-limit: {e}")))?;
     if args.name.trim().is_empty() {
         return Err(Failure::new("--name must not be empty"));
     }
@@ -60,6 +68,9 @@ async fn create(database: &Database, args: CreateArgs) -> Result<ExitCode, Failu
     let mut new = NewKey::new(args.name).owner(args.owner).scopes(args.scopes);
     if let Some(lifetime) = lifetime {
         new = new.expires_in(lifetime);
+    }
+    if let Some(limit) = rate_limit {
+        new = new.rate_limit(limit);
     }
     let created = gate.create_key(new).await?;
     let view = KeyView::from(&created.record);
@@ -131,6 +142,21 @@ async fn rotate(database: &Database, args: RotateArgs) -> Result<ExitCode, Failu
         created.key.expose(),
     )?;
     output::rotated_out(&mut out, &old.key_id, KeyView::from(&old).expires_at)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `keygate keys set-limit`: sets or removes a key's rate limit.
+async fn set_limit(database: &Database, args: SetLimitArgs) -> Result<ExitCode, Failure> {
+    let limit = match args.limit.trim() {
+        "none" => None,
+        text => Some(
+            text.parse::<RateLimit>()
+                .map_err(|e| Failure::new(e.to_string()))?,
+        ),
+    };
+    let gate = database.gate(KeyText::Untouched).await?;
+    let record = gate.set_rate_limit(&args.key_id, limit).await?;
+    output::limit_set(&mut std::io::stdout().lock(), &KeyView::from(&record))?;
     Ok(ExitCode::SUCCESS)
 }
 

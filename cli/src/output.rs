@@ -88,11 +88,12 @@ pub(crate) fn created(out: &mut impl Write, view: &KeyView, key: &str) -> io::Re
         out,
         "{}",
         terminal_safe(&format!(
-            "Created key {} ({}, owner {owner}), scopes: {}, expires: {}.",
+            "Created key {} ({}, owner {owner}), scopes: {}, expires: {}, rate limit: {}.",
             view.key_id,
             view.name,
             view.scopes.join(" "),
-            expiry(view.expires_at)
+            expiry(view.expires_at),
+            rate_limit(view)
         ))
     )?;
     writeln!(
@@ -115,6 +116,22 @@ pub(crate) fn rotated_out(
     )
 }
 
+/// A key whose rate limit was just set or removed.
+pub(crate) fn limit_set(out: &mut impl Write, view: &KeyView) -> io::Result<()> {
+    writeln!(
+        out,
+        "rate limit of {}: {}",
+        terminal_safe(&view.key_id),
+        rate_limit(view)
+    )
+}
+
+/// A key's own rate limit, or `none`.
+fn rate_limit(view: &KeyView) -> String {
+    view.rate_limit
+        .map_or_else(|| "none".to_owned(), |limit| limit.to_string())
+}
+
 /// A key just revoked.
 pub(crate) fn revoked(out: &mut impl Write, key_id: &str) -> io::Result<()> {
     writeln!(out, "revoked {}", terminal_safe(key_id))
@@ -130,6 +147,7 @@ pub(crate) fn record(out: &mut impl Write, view: &KeyView) -> io::Result<()> {
         ("scopes", view.scopes.join(" ")),
         ("created", timestamp(view.created_at)),
         ("expires", expiry(view.expires_at)),
+        ("rate limit", rate_limit(view)),
         ("revoked", moment(view.revoked_at)),
         ("last used", moment(view.last_used_at)),
         (
@@ -181,10 +199,11 @@ pub(crate) fn table(out: &mut impl Write, views: &[KeyView]) -> io::Result<()> {
         "OWNER",
         "STATE",
         "SCOPES",
+        "RATE LIMIT",
         "EXPIRES",
         "LAST USED",
     ];
-    let rows: Vec<[String; 7]> = views
+    let rows: Vec<[String; 8]> = views
         .iter()
         .map(|view| {
             [
@@ -193,6 +212,7 @@ pub(crate) fn table(out: &mut impl Write, views: &[KeyView]) -> io::Result<()> {
                 view.owner.clone(),
                 state(view),
                 view.scopes.join(","),
+                rate_limit(view),
                 expiry(view.expires_at),
                 moment(view.last_used_at),
             ]

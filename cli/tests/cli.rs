@@ -275,3 +275,67 @@ fn scope_mistakes_are_explained_by_the_shared_grammar() {
     }
     assert!(!db.0.exists(), "refused before the database is opened");
 }
+
+#[test]
+fn rate_limits_are_set_at_creation_changed_and_shown() {
+    let db = Db::initialised("limits");
+    let (_, id) = create(
+        &db,
+        &[
+            "keys",
+            "create",
+            "--prefix",
+            "demo",
+            "--name",
+            "partner",
+            "--rate-limit",
+            "10/sec burst 20",
+        ],
+    );
+    let show = |id: &str| {
+        let json = keygate(&db, &["keys", "show", id, "--json"], None);
+        serde_json::from_slice::<serde_json::Value>(&json.stdout).unwrap()
+    };
+    assert_eq!(show(&id)["rate_limit"], "10/s burst 20", "canonical text");
+    let table = stdout(&keygate(&db, &["keys", "list"], None));
+    assert!(
+        table.contains("RATE LIMIT") && table.contains("10/s burst 20"),
+        "{table}"
+    );
+    let record = stdout(&keygate(&db, &["keys", "show", &id], None));
+    assert!(record.contains("rate limit:   10/s burst 20"), "{record}");
+
+    let set = keygate(&db, &["keys", "set-limit", &id, "100/min"], None);
+    assert!(set.status.success(), "{}", stderr(&set));
+    assert_eq!(stdout(&set).trim(), format!("rate limit of {id}: 100/min"));
+    assert_eq!(show(&id)["rate_limit"], "100/min");
+    let cleared = keygate(&db, &["keys", "set-limit", &id, "none"], None);
+    assert!(cleared.status.success(), "{}", stderr(&cleared));
+    assert!(show(&id)["rate_limit"].is_null());
+
+    // Mistakes are one line, and write nothing.
+    let line = fails(&db, &["keys", "set-limit", &id, "100/fortnight"]);
+    assert!(line.contains("unknown unit `fortnight`"), "{line}");
+    let line = fails(&db, &["keys", "set-limit", &id, "0/min"]);
+    assert!(line.contains("requests must be 1 to"), "{line}");
+    assert!(show(&id)["rate_limit"].is_null());
+    let line = fails(
+        &db,
+        &["keys", "create", "--name", "x", "--rate-limit", "lots"],
+    );
+    assert!(
+        line.contains("--rate-limit") && line.contains("invalid rate limit"),
+        "{line}"
+    );
+    let line = fails(&db, &["keys", "set-limit", "nosuchkey", "1/s"]);
+    assert!(line.contains("nosuchkey"), "{line}");
+
+    // A revoked key's limit is final.
+    assert!(
+        keygate(&db, &["keys", "revoke", &id], None)
+            .status
+            .success()
+    );
+    let line = fails(&db, &["keys", "set-limit", &id, "1/s"]);
+    assert!(line.contains("revoked"), "{line}");
+}

@@ -63,7 +63,7 @@ fn names_and_owners_cannot_steer_the_terminal() {
 
     let show = stdout(&keygate(&db, &["keys", "show", &id], None));
     assert_inert("show", &show);
-    assert_eq!(show.lines().count(), 11, "one line per field: {show}");
+    assert_eq!(show.lines().count(), 12, "one line per field: {show}");
 
     let verify = keygate(&db, &["keys", "verify"], Some(&key));
     assert!(verify.status.success(), "{}", stderr(&verify));
@@ -127,9 +127,9 @@ fn a_revocation_reason_is_shown_and_cannot_steer_the_terminal() {
         show.contains("found in:     x\\u{a}kg_fake  line"),
         "{show}"
     );
-    assert_eq!(show.lines().count(), 14, "three more lines: {show}");
+    assert_eq!(show.lines().count(), 15, "three more lines: {show}");
     let plain = stdout(&keygate(&db, &["keys", "show", &plain_id], None));
-    assert_eq!(plain.lines().count(), 11, "no reason, no lines: {plain}");
+    assert_eq!(plain.lines().count(), 12, "no reason, no lines: {plain}");
 
     let list = stdout(&keygate(&db, &["keys", "list", "--all"], None));
     assert_inert("list", &list);

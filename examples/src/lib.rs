@@ -133,8 +133,11 @@ pub fn openapi(gate: &KeyGate) -> OpenApi {
 pub fn app(state: AppState) -> Router {
     let (router, _) = routes();
     let doc = Json(openapi(&state.gate));
+    // Rate-limit headers on admitted responses of limited keys (429s carry them anyway).
+    let headers = state.gate.rate_limit_headers();
     router
         .route("/openapi.json", get(move || async move { doc }))
+        .layer(headers)
         .with_state(state)
 }
 
@@ -235,39 +238,48 @@ async fn whoami(key: ApiKey) -> Json<WhoAmI> {
     })
 }
 
-/// The three keys minted for trying the service.
+/// The keys minted for trying the service.
 pub struct DemoKeys {
-    /// `items:read`.
+    /// `items:read`, limited to [`READ_LIMIT`]: generous enough for a load test.
     pub read: String,
-    /// `items:read items:write`.
+    /// `items:read items:write`, limited to [`WRITE_LIMIT`].
     pub write: String,
-    /// `admin items:*`.
+    /// `admin items:*`, not limited.
     pub admin: String,
+    /// `items:read`, limited to [`LIMITED_LIMIT`]: a loop of `curl`s sees `429`s.
+    pub limited: String,
 }
+
+/// The read key's rate limit.
+pub const READ_LIMIT: &str = "1000000/s";
+/// The write key's rate limit.
+pub const WRITE_LIMIT: &str = "10/s burst 20";
+/// The limited demo key's rate limit.
+pub const LIMITED_LIMIT: &str = "5/min";
 
 /// Mints the demo keys into `gate`.
 pub async fn mint_demo_keys(gate: &KeyGate) -> Result<DemoKeys, KeyError> {
-    let mint = |name: &str, scopes: &[&str]| {
-        let new = NewKey::new(name)
+    let mint = |name: &str, scopes: &[&str], limit: Option<&str>| {
+        let mut new = NewKey::new(name)
             .owner("demo")
             .scopes(scopes.iter().copied());
-        async move { gate.create_key(new).await }
+        if let Some(limit) = limit {
+            new = new.rate_limit(limit.parse().expect("the demo limits are valid"));
+        }
+        async move {
+            let created = gate.create_key(new).await?;
+            Ok::<_, KeyError>(created.key.expose().to_owned())
+        }
     };
     Ok(DemoKeys {
-        read: mint("demo-read", &["items:read"])
-            .await?
-            .key
-            .expose()
-            .to_owned(),
-        write: mint("demo-write", &["items:read", "items:write"])
-            .await?
-            .key
-            .expose()
-            .to_owned(),
-        admin: mint("demo-admin", &["admin", "items:*"])
-            .await?
-            .key
-            .expose()
-            .to_owned(),
+        read: mint("demo-read", &["items:read"], Some(READ_LIMIT)).await?,
+        write: mint(
+            "demo-write",
+            &["items:read", "items:write"],
+            Some(WRITE_LIMIT),
+        )
+        .await?,
+        admin: mint("demo-admin", &["admin", "items:*"], None).await?,
+        limited: mint("demo-limited", &["items:read"], Some(LIMITED_LIMIT)).await?,
     })
 }

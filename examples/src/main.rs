@@ -4,12 +4,13 @@
 use std::net::SocketAddr;
 
 use keygate::https::RequireHttps;
+use keygate::limit::{FailMode, RedisLimiter};
 use keygate::record::KeyFilter;
 use keygate::store::KeyStore;
 use keygate::{CachedStore, KeyGate, KeyGateBuilder, SqlStore};
 use keygate_example::serve::{serve, tls_config};
 use keygate_example::{
-    AppState, DECLARED_SCOPES, Items, access, app, leaks, mint_demo_keys, openapi,
+    AppState, DECLARED_SCOPES, Items, LIMITED_LIMIT, access, app, leaks, mint_demo_keys, openapi,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -68,10 +69,30 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // The command line refuses the scopes this service refuses.
     store.record_declared_scopes(DECLARED_SCOPES).await?;
     let fresh = store.list(&KeyFilter::default()).await?.is_empty();
-    let gate = gate_builder()
+    let mut builder = gate_builder()
         .require_https(https)
-        .store(CachedStore::new(store))
-        .build();
+        .store(CachedStore::new(store));
+    // Several instances share each key's budget through Redis; one alone counts in process.
+    let redis_url = std::env::var("KEYGATE_REDIS_URL")
+        .ok()
+        .filter(|url| !url.is_empty());
+    if let Some(redis_url) = &redis_url {
+        // Open (the default): a Redis outage skips the count, never authentication.
+        let fail_mode = match std::env::var("KEYGATE_REDIS_FAIL_MODE").as_deref() {
+            Ok("closed") => FailMode::Closed,
+            Ok("open") | Ok("") | Err(_) => FailMode::Open,
+            Ok(other) => {
+                return Err(format!(
+                    "KEYGATE_REDIS_FAIL_MODE: `{}` is neither `open` nor `closed`",
+                    other.escape_default()
+                )
+                .into());
+            }
+        };
+        let limiter = RedisLimiter::connect(redis_url).await?.fail_mode(fail_mode);
+        builder = builder.rate_limiter(limiter);
+    }
+    let gate = builder.build();
     let keys = if fresh {
         Some(mint_demo_keys(&gate).await?)
     } else {
@@ -102,6 +123,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             println!("export KEYGATE_READ_KEY={}", keys.read);
             println!("export KEYGATE_WRITE_KEY={}", keys.write);
             println!("export KEYGATE_ADMIN_KEY={}", keys.admin);
+            println!("export KEYGATE_LIMITED_KEY={}", keys.limited);
         }
         None => {
             println!("Using the existing key database {shown_url}; its keys are not shown again.");
@@ -139,6 +161,20 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         leaks::PATH,
         leaks::keys_url_from_env()
     );
+    println!(
+        "for i in $(seq 20); do {curl} -o /dev/null -w '%{{http_code}} ' {base}/items -H \"X-API-Key: $KEYGATE_LIMITED_KEY\"; done; echo    # {LIMITED_LIMIT}: 200 five times, then 429 rate_limited"
+    );
+    println!(
+        "{curl} -i {base}/items -H \"X-API-Key: $KEYGATE_LIMITED_KEY\"    # Retry-After, RateLimit-Policy and RateLimit headers"
+    );
+    match &redis_url {
+        Some(_) => println!(
+            "Rate limits are shared through Redis ($KEYGATE_REDIS_URL); KEYGATE_REDIS_FAIL_MODE=closed refuses requests (503) while it is unreachable."
+        ),
+        None => println!(
+            "Rate limits are counted in this process; set KEYGATE_REDIS_URL to share them between instances."
+        ),
+    }
 
     let state = AppState {
         gate: gate.clone(),

@@ -9,6 +9,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::gate::KeyGate;
+use crate::reject::insert_rate_limit_headers;
 use crate::scope::Requirement;
 use crate::store::BoxFuture;
 
@@ -18,6 +19,10 @@ use crate::store::BoxFuture;
 ///
 /// The verified [`ApiKey`](crate::ApiKey) goes into the request extensions: handlers with
 /// `#[require_api_key(scopes = ...)]` then only check scopes, without verifying the key again.
+///
+/// The layer spends the key's rate limit (see [`limit`](crate::limit)) and adds the rate-limit
+/// headers to admitted responses of limited keys. It checks no scope, so behind it a request
+/// that a handler then refuses for its scopes has already spent one request of the budget.
 ///
 /// ```
 /// use axum::{Router, routing::get};
@@ -83,10 +88,15 @@ where
         let gate = self.gate.clone();
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
-            if let Err(rejection) = gate.admit(&mut parts, Requirement::NONE).await {
-                return Ok(rejection.into_response());
+            let status = match gate.admit_with_status(&mut parts, Requirement::NONE).await {
+                Ok((_, status)) => status,
+                Err(rejection) => return Ok(rejection.into_response()),
+            };
+            let mut response = inner.call(Request::from_parts(parts, body)).await?;
+            if let Some(status) = status {
+                insert_rate_limit_headers(response.headers_mut(), &status);
             }
-            inner.call(Request::from_parts(parts, body)).await
+            Ok(response)
         })
     }
 }

@@ -53,6 +53,7 @@
 //! | `sql` | SQLite and PostgreSQL stores (features `sqlite`, `postgres`) |
 //! | `cache` | a moka cache in front of any store (feature `cache`) |
 //! | [`extract`], [`layer`] | the injected guard, and router-wide protection |
+//! | [`limit`] | per-key rate limits, the in-process and Redis limiters, the headers layer |
 //! | [`reject`] | rejection kinds, codes and their rendering |
 //! | [`audit`] | which handlers the attribute protects |
 //! | `openapi` | security schemes in a utoipa document (feature `utoipa`) |
@@ -80,6 +81,7 @@ pub mod layer;
 #[cfg(feature = "secret-scanning")]
 #[cfg_attr(docsrs, doc(cfg(feature = "secret-scanning")))]
 pub mod leaks;
+pub mod limit;
 #[cfg(feature = "utoipa")]
 #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
 pub mod openapi;

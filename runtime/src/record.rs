@@ -7,6 +7,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::hash::KeyHash;
+use crate::limit::RateLimit;
 
 pub use crate::view::KeyView;
 
@@ -52,6 +53,8 @@ pub struct KeyRecord {
     pub rotated_from: Option<String>,
     /// The key that replaced this one by rotation.
     pub rotated_to: Option<String>,
+    /// How fast the key may call; `None`: the gate's default, if it has one.
+    pub rate_limit: Option<RateLimit>,
     /// Why the key was revoked, when the revocation said: see [`RevocationReason`].
     pub revocation: Option<RevocationReason>,
 }
@@ -260,6 +263,8 @@ pub struct NewKey {
     pub expires_in: Option<Duration>,
     /// Free-form string metadata.
     pub metadata: BTreeMap<String, String>,
+    /// How fast the key may call. `None`: the gate's default, if it has one.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl NewKey {
@@ -296,6 +301,19 @@ impl NewKey {
     /// Adds a metadata entry.
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Limits how fast the key may call.
+    ///
+    /// ```
+    /// use keygate::NewKey;
+    ///
+    /// let new = NewKey::new("partner").rate_limit("100/min".parse().unwrap());
+    /// assert_eq!(new.rate_limit.unwrap().to_string(), "100/min");
+    /// ```
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
         self
     }
 }

@@ -31,13 +31,26 @@
 //!
 //! ### key_store_unavailable
 //! 503: the key store could not answer, so no decision could be made. keygate fails closed.
+//!
+//! ### rate_limited
+//! 429: the key is valid and holds the scopes, but is over its rate limit (see [`limit`]).
+//! `Retry-After` says in how many seconds the next request would be admitted, `retry_after` in
+//! the body says the same, and `RateLimit-Policy` / `RateLimit` describe the limit and where the
+//! key stands against it.
+//!
+//! ### rate_limiter_unavailable
+//! 503: the rate limiter's server (Redis) could not answer and the limiter was configured to
+//! fail closed ([`FailMode::Closed`](crate::limit::FailMode::Closed)).
+//!
+//! [`limit`]: crate::limit
 
 use std::fmt;
 use std::sync::Arc;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::limit::RateLimitStatus;
 use crate::scope::ScopeMatch;
 
 /// Why a request was not admitted.
@@ -65,6 +78,10 @@ pub enum RejectionKind {
     StoreUnavailable,
     /// The gate requires HTTPS and the key came over plain HTTP.
     HttpsRequired,
+    /// A valid key over its rate limit.
+    RateLimited(RateLimitStatus),
+    /// The rate limiter could not answer, and fails closed.
+    RateLimiterUnavailable,
 }
 
 impl RejectionKind {
@@ -79,6 +96,8 @@ impl RejectionKind {
             RejectionKind::InsufficientScope { .. } => "insufficient_scope",
             RejectionKind::StoreUnavailable => "key_store_unavailable",
             RejectionKind::HttpsRequired => "https_required",
+            RejectionKind::RateLimited(_) => "rate_limited",
+            RejectionKind::RateLimiterUnavailable => "rate_limiter_unavailable",
         }
     }
 
@@ -88,7 +107,10 @@ impl RejectionKind {
             RejectionKind::InsufficientScope { .. } | RejectionKind::HttpsRequired => {
                 StatusCode::FORBIDDEN
             }
-            RejectionKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            RejectionKind::StoreUnavailable | RejectionKind::RateLimiterUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            RejectionKind::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -104,6 +126,8 @@ impl RejectionKind {
             RejectionKind::InsufficientScope { .. } => "Insufficient scope",
             RejectionKind::StoreUnavailable => "Key store unavailable",
             RejectionKind::HttpsRequired => "HTTPS required",
+            RejectionKind::RateLimited(_) => "Rate limit exceeded",
+            RejectionKind::RateLimiterUnavailable => "Rate limiter unavailable",
         }
     }
 
@@ -130,6 +154,15 @@ impl RejectionKind {
             RejectionKind::HttpsRequired => "API keys are accepted over HTTPS only. This key was \
                  sent unencrypted; treat it as exposed and rotate it."
                 .to_owned(),
+            RejectionKind::RateLimited(status) => format!(
+                "The API key is over its rate limit of {}; retry in {} s.",
+                status.limit(),
+                status.retry_after_seconds()
+            ),
+            RejectionKind::RateLimiterUnavailable => {
+                "The API key's rate limit could not be checked right now; try again later."
+                    .to_owned()
+            }
         }
     }
 }
@@ -233,6 +266,9 @@ impl Rejection {
             problem["required_scopes"] = serde_json::json!(required);
             problem["scope_match"] = serde_json::json!(mode);
         }
+        if let RejectionKind::RateLimited(status) = &self.kind {
+            problem["retry_after"] = serde_json::json!(status.retry_after_seconds());
+        }
         problem
     }
 
@@ -263,6 +299,41 @@ impl IntoResponse for Rejection {
                 headers.append(header::WWW_AUTHENTICATE, challenge.clone());
             }
         }
+        if let RejectionKind::RateLimited(status) = &self.kind {
+            let headers = response.headers_mut();
+            headers.insert(header::RETRY_AFTER, status.retry_after_seconds().into());
+            insert_rate_limit_headers(headers, status);
+        }
         response
+    }
+}
+
+/// `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers).
+static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+/// `RateLimit` (draft-ietf-httpapi-ratelimit-headers).
+static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
+/// Sets the draft's two headers for `status`: the policy (`q` requests per `w` seconds) and where
+/// the key stands (`r` remaining, `t` seconds until its budget is whole). They name the policy
+/// `default` and carry no partition key: nothing derived from the key is sent back.
+pub(crate) fn insert_rate_limit_headers(headers: &mut HeaderMap, status: &RateLimitStatus) {
+    let limit = status.limit();
+    let policy = format!(
+        "\"default\";q={};w={}",
+        limit.requests(),
+        limit.period().as_secs()
+    );
+    let state = format!(
+        "\"default\";r={};t={}",
+        status.remaining(),
+        status.reset_seconds()
+    );
+    // Digits, quotes, `;` and `=` only: always a valid header value.
+    if let (Ok(policy), Ok(state)) = (
+        HeaderValue::from_str(&policy),
+        HeaderValue::from_str(&state),
+    ) {
+        headers.insert(RATELIMIT_POLICY.clone(), policy);
+        headers.insert(RATELIMIT.clone(), state);
     }
 }

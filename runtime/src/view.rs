@@ -86,6 +86,10 @@ pub struct KeyView {
     /// Why the key was revoked, when the revocation said (`kind` `leaked`: a secret scanner
     /// found it in public, at `url`).
     pub revocation: Option<RevocationReason>,
+    /// The key's own rate limit, such as `100/min` or `10/s burst 20`; `null`: the service's
+    /// default, if it has one.
+    #[cfg_attr(feature = "utoipa", schema(value_type = Option<String>, example = "100/min"))]
+    pub rate_limit: Option<crate::limit::RateLimit>,
 }
 
 impl KeyView {
@@ -106,6 +110,7 @@ impl KeyView {
             rotated_from: record.rotated_from.clone(),
             rotated_to: record.rotated_to.clone(),
             revocation: record.revocation.clone(),
+            rate_limit: record.rate_limit,
         }
     }
 }

@@ -207,6 +207,10 @@ async fn the_served_document_describes_the_security() {
                 responses["503"]["$ref"], "#/components/responses/KeygateUnavailable",
                 "{method} {path}"
             );
+            assert_eq!(
+                responses["429"]["$ref"], "#/components/responses/KeygateRateLimited",
+                "{method} {path}"
+            );
         }
         // Every refusal, keygate's or the route's own, is a problem document.
         for (status, response) in operation_responses(item) {
@@ -258,22 +262,33 @@ async fn the_admin_routes_document_every_answer_and_rule() {
     };
     assert_eq!(
         statuses("post", "/admin/keys"),
-        ["201", "400", "401", "403", "413", "415", "422", "503"]
+        [
+            "201", "400", "401", "403", "413", "415", "422", "429", "503"
+        ]
     );
     assert_eq!(
         statuses("get", "/admin/keys"),
-        ["200", "400", "401", "403", "503"]
+        ["200", "400", "401", "403", "429", "503"]
     );
     assert_eq!(
         statuses("post", "/admin/keys/{id}/rotate"),
         [
-            "201", "400", "401", "403", "404", "409", "413", "422", "503"
+            "201", "400", "401", "403", "404", "409", "413", "422", "429", "503"
         ]
     );
     assert_eq!(
         statuses("delete", "/admin/keys/{id}"),
-        ["200", "400", "401", "403", "404", "503"]
+        ["200", "400", "401", "403", "404", "429", "503"]
     );
+    assert_eq!(
+        statuses("put", "/admin/keys/{id}/rate_limit"),
+        [
+            "200", "400", "401", "403", "404", "409", "413", "415", "422", "429", "503"
+        ]
+    );
+    let set_limit = &doc["components"]["schemas"]["SetRateLimitRequest"];
+    assert_eq!(set_limit["required"], serde_json::json!(["rate_limit"]));
+    assert_eq!(set_limit["additionalProperties"], false);
 
     // The limits are keygate's own.
     let create = &doc["components"]["schemas"]["CreateKeyRequest"];

@@ -176,7 +176,11 @@ async fn concurrent_first_starts_on_a_fresh_file_all_succeed() {
                 .fetch_all(&mut conn)
                 .await
                 .unwrap();
-        assert_eq!(applied, [(1, true), (2, true), (4, true)], "round {round}");
+        assert_eq!(
+            applied,
+            [(1, true), (2, true), (3, true), (4, true)],
+            "round {round}"
+        );
         conn.close().await.unwrap();
         let writer = KeyGate::builder()
             .prefix("demo")
@@ -228,4 +232,69 @@ async fn a_start_while_another_process_holds_the_write_lock_succeeds() {
 
     sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
     locker.close().await.unwrap();
+}
+
+/// Makes a database migrated by this version look like one made before rate limits: no
+/// `rate_limit` column, no record of migration 3.
+const UNDO_RATE_LIMIT_MIGRATION: [&str; 2] = [
+    "ALTER TABLE keygate_keys DROP COLUMN rate_limit",
+    "DELETE FROM _sqlx_migrations WHERE version = 3",
+];
+
+/// A key made before the upgrade, then a limit set after it: the old database gains the column on
+/// the next start, and its keys read as unlimited.
+async fn check_upgrade(store: SqlStore, created: &keygate::CreatedKey) {
+    let gate = KeyGate::builder()
+        .prefix("demo")
+        .store(store.clone())
+        .build();
+    let id = &created.record.key_id;
+    assert_eq!(gate.get_key(id).await.unwrap().rate_limit, None);
+    assert!(gate.verify(created.key.expose()).await.is_ok());
+    let limit = "5/min".parse().unwrap();
+    gate.set_rate_limit(id, Some(limit)).await.unwrap();
+    assert_eq!(gate.get_key(id).await.unwrap().rate_limit, Some(limit));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_sqlite_database_from_before_rate_limits_is_upgraded() {
+    let db = TempDb::new("upgrade");
+    let store = SqlStore::connect(&db.url()).await.unwrap();
+    let gate = KeyGate::builder()
+        .prefix("demo")
+        .store(store.clone())
+        .build();
+    let created = gate.create_key(NewKey::new("old")).await.unwrap();
+    store.close().await;
+    let mut conn = sqlx::SqliteConnection::connect(&db.url()).await.unwrap();
+    for sql in UNDO_RATE_LIMIT_MIGRATION {
+        sqlx::query(sql).execute(&mut conn).await.expect(sql);
+    }
+    conn.close().await.unwrap();
+
+    check_upgrade(SqlStore::connect(&db.url()).await.unwrap(), &created).await;
+}
+
+#[tokio::test]
+async fn a_postgres_database_from_before_rate_limits_is_upgraded() {
+    let Some(pg) =
+        PgSchema::create("a_postgres_database_from_before_rate_limits_is_upgraded").await
+    else {
+        return;
+    };
+    let store = pg.store().await;
+    let gate = KeyGate::builder()
+        .prefix("demo")
+        .store(store.clone())
+        .build();
+    let created = gate.create_key(NewKey::new("old")).await.unwrap();
+    store.close().await;
+    let mut conn = pg.connection().await;
+    for sql in UNDO_RATE_LIMIT_MIGRATION {
+        sqlx::query(sql).execute(&mut conn).await.expect(sql);
+    }
+    conn.close().await.unwrap();
+
+    check_upgrade(pg.store().await, &created).await;
 }

@@ -1,4 +1,5 @@
-//! Key administration over HTTP, scope `admin`: create, list, rotate and revoke keys.
+//! Key administration over HTTP, scope `admin`: create, list, rotate and revoke keys, and set
+//! their rate limits.
 //!
 //! Bad input (malformed JSON, an invalid scope or name, a zero or absurd duration, an unknown key
 //! id) is answered with a 4xx `application/problem+json` document carrying a `code`, and nothing
@@ -12,6 +13,7 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, Que
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use keygate::duration::parse_duration;
+use keygate::limit::RateLimit;
 use keygate::record::{KeyFilter, KeyState, KeyView};
 use keygate::{ApiKey, KeyGate, NewKey};
 use utoipa_axum::router::OpenApiRouter;
@@ -20,7 +22,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 pub use crate::problem::ApiError as AdminError;
 use keygate::require_api_key;
-pub use types::{CreateKeyRequest, CreatedKeyView, ListQuery, RotateRequest};
+pub use types::{CreateKeyRequest, CreatedKeyView, ListQuery, RotateRequest, SetRateLimitRequest};
 
 /// The admin routes, with their OpenAPI operations.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -28,6 +30,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_key, list_keys))
         .routes(routes!(rotate_key))
         .routes(routes!(revoke_key))
+        .routes(routes!(set_rate_limit))
 }
 
 /// Refuses grants the calling key does not itself hold: a key never mints a key broader than
@@ -81,6 +84,34 @@ fn duration(text: Option<&str>) -> Result<Option<std::time::Duration>, AdminErro
         .map_err(|error| refused(error.to_string()))
 }
 
+/// Reads a rate limit as its schema states it: `RateLimit`'s grammar, written with single spaces
+/// and without leading zeros.
+fn rate_limit(text: Option<&str>) -> Result<Option<RateLimit>, AdminError> {
+    let refused = |detail: String| {
+        AdminError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_rate_limit",
+            detail,
+        )
+    };
+    let Some(text) = text else { return Ok(None) };
+    let loose_space =
+        text.split(' ').any(str::is_empty) || text.chars().any(|c| c.is_whitespace() && c != ' ');
+    let leading_zero = text
+        .split(|c: char| !c.is_ascii_digit())
+        .any(|digits| digits.starts_with('0'));
+    if loose_space || leading_zero {
+        return Err(refused(format!(
+            "invalid rate limit `{}`: write whole numbers without leading zeros, separated by \
+             single spaces, such as 100/min or 10/s burst 20",
+            text.escape_default()
+        )));
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|error: keygate::limit::RateLimitError| refused(error.to_string()))
+}
+
 #[utoipa::path(
     post,
     path = "/admin/keys",
@@ -91,7 +122,7 @@ fn duration(text: Option<&str>) -> Result<Option<std::time::Duration>, AdminErro
         (status = 403, description = "The calling key lacks `admin` (`insufficient_scope`), or a requested scope (`scope_not_held`)"),
         (status = 413, description = "The body is over 2 MB (`malformed_request`)"),
         (status = 415, description = "The body is not declared `application/json` (`malformed_request`)"),
-        (status = 422, description = "The body is not a creation request (`malformed_request`: a missing or unknown field, a wrong type); or a field breaks its rule: `invalid_name`, `invalid_owner`, `invalid_scope`, `too_many_scopes`, `invalid_metadata`, `invalid_duration`")
+        (status = 422, description = "The body is not a creation request (`malformed_request`: a missing or unknown field, a wrong type); or a field breaks its rule: `invalid_name`, `invalid_owner`, `invalid_scope`, `too_many_scopes`, `invalid_metadata`, `invalid_duration`, `invalid_rate_limit`")
     )
 )]
 #[require_api_key(scopes = "admin")]
@@ -110,6 +141,9 @@ async fn create_key(
     }
     if let Some(lifetime) = duration(request.expires_in.as_deref())? {
         new = new.expires_in(lifetime);
+    }
+    if let Some(limit) = rate_limit(request.rate_limit.as_deref())? {
+        new = new.rate_limit(limit);
     }
     let created = gate.create_key(new).await?;
     Ok((StatusCode::CREATED, Json(CreatedKeyView::from(&created))))
@@ -204,5 +238,33 @@ async fn revoke_key(
 ) -> Result<Json<KeyView>, AdminError> {
     let Path(id) = id?;
     let record = gate.revoke_key(&id).await?;
+    Ok(Json(KeyView::from(&record)))
+}
+
+#[utoipa::path(
+    put,
+    path = "/admin/keys/{id}/rate_limit",
+    params(("id" = String, Path, description = "The key id")),
+    request_body = SetRateLimitRequest,
+    responses(
+        (status = 200, description = "The key's record, with its new rate limit", body = KeyView),
+        (status = 400, description = "The body is not JSON, or the key id in the path is not valid text (`malformed_request`)"),
+        (status = 404, description = "No such key (`key_not_found`)"),
+        (status = 409, description = "The key is revoked (`key_revoked`)"),
+        (status = 413, description = "The body is over 2 MB (`malformed_request`)"),
+        (status = 415, description = "The body is not declared `application/json` (`malformed_request`)"),
+        (status = 422, description = "The body is not a rate-limit request (`malformed_request`: `rate_limit` missing, an unknown field, a wrong type), or the limit breaks its rule (`invalid_rate_limit`)")
+    )
+)]
+#[require_api_key(scopes = "admin")]
+async fn set_rate_limit(
+    State(gate): State<KeyGate>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Json<SetRateLimitRequest>, JsonRejection>,
+) -> Result<Json<KeyView>, AdminError> {
+    let Path(id) = id?;
+    let Json(request) = body?;
+    let limit = rate_limit(request.rate_limit.as_deref())?;
+    let record = gate.set_rate_limit(&id, limit).await?;
     Ok(Json(KeyView::from(&record)))
 }

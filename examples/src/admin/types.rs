@@ -48,6 +48,21 @@ pub struct CreateKeyRequest {
     #[serde(default)]
     #[schema(schema_with = optional_duration)]
     pub expires_in: Option<String>,
+    /// How fast the key may call, such as `100/min` or `10/s burst 20`. Absent or `null`: no
+    /// limit of its own.
+    #[serde(default)]
+    #[schema(schema_with = optional_rate_limit)]
+    pub rate_limit: Option<String>,
+}
+
+/// The body of `PUT /admin/keys/{id}/rate_limit`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetRateLimitRequest {
+    /// The key's new rate limit, such as `100/min`; `null` removes it.
+    #[serde(deserialize_with = "Option::deserialize")]
+    #[schema(schema_with = optional_rate_limit, required = true)]
+    pub rate_limit: Option<String>,
 }
 
 /// The optional body of `POST /admin/keys/{id}/rotate`; no body, or `null`, is `{}`.
@@ -167,6 +182,22 @@ fn optional_duration() -> Schema {
         .description(Some(
             "A whole number and a unit, `s`, `m`, `h`, `d` or `w`, such as `90d` or `24h`, \
              positive and at most 100 years (`invalid_duration`); or `null`.",
+        ))
+        .into()
+}
+
+fn optional_rate_limit() -> Schema {
+    AnyOfBuilder::new()
+        .item(keygate::openapi::rate_limit_schema())
+        .item(RefOr::T(Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::Null))
+                .build(),
+        )))
+        .description(Some(
+            "Requests per period, such as `100/min`, `10/s burst 20` or `5/30s`: 1 to 1000000 \
+             requests (and burst), a period of 1 second to 1 day (`invalid_rate_limit`); or \
+             `null` for no limit of the key's own.",
         ))
         .into()
 }

@@ -13,6 +13,7 @@ use crate::declared::DeclaredScope;
 use crate::hash::SecretHasher;
 use crate::https::RequireHttps;
 use crate::key_format::is_valid_prefix;
+use crate::limit::{RateLimit, RateLimiter};
 use crate::reject::{Rejection, RenderFn, Rendering};
 use crate::store::{DynStore, KeyStore, MemoryStore};
 use crate::usage::Usage;
@@ -32,6 +33,8 @@ pub struct KeyGateBuilder {
     flush_interval: Duration,
     declared: Option<&'static [DeclaredScope]>,
     https: Option<RequireHttps>,
+    limiter: RateLimiter,
+    default_rate_limit: Option<RateLimit>,
 }
 
 impl fmt::Debug for KeyGateBuilder {
@@ -209,6 +212,28 @@ impl KeyGateBuilder {
         self
     }
 
+    /// The rate limit of keys that have none of their own
+    /// ([`KeyRecord::rate_limit`](crate::KeyRecord::rate_limit)). Default: none, and a key
+    /// without a limit of its own is not limited at all.
+    ///
+    /// ```
+    /// use keygate::KeyGate;
+    ///
+    /// let gate = KeyGate::builder().default_rate_limit("100/min".parse().unwrap()).build();
+    /// assert_eq!(gate.default_rate_limit().unwrap().to_string(), "100/min");
+    /// ```
+    pub fn default_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.default_rate_limit = Some(limit);
+        self
+    }
+
+    /// Where keys' rate-limit state lives: [`RateLimiter::in_process`] (the default) for one
+    /// instance, or Redis (feature `redis`) for several that share each key's budget.
+    pub fn rate_limiter(mut self, limiter: impl Into<RateLimiter>) -> Self {
+        self.limiter = limiter.into();
+        self
+    }
+
     /// Builds the `KeyGate`, or says what is wrong with the configuration.
     pub fn try_build(self) -> Result<KeyGate, ConfigError> {
         if !is_valid_prefix(&self.prefix) {
@@ -256,6 +281,8 @@ impl KeyGateBuilder {
                 }),
                 declared: self.declared,
                 https: self.https,
+                limiter: self.limiter,
+                default_rate_limit: self.default_rate_limit,
             }),
         })
     }
@@ -291,6 +318,8 @@ impl KeyGate {
             flush_interval: Duration::from_secs(5),
             declared: None,
             https: None,
+            limiter: RateLimiter::in_process(),
+            default_rate_limit: None,
         }
     }
 }

@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use super::{KeyError, KeyGate};
 use crate::declared::grant_is_declared;
 use crate::key_format;
+use crate::limit::RateLimit;
 use crate::record::{
     CreatedKey, KeyFilter, KeyRecord, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_LEN,
     MAX_METADATA_VALUE_LEN, MAX_NAME_LEN, MAX_OWNER_LEN, MAX_SCOPES, NewKey, PlaintextKey,
@@ -88,6 +89,7 @@ impl KeyGate {
         record.owner = new.owner;
         record.scopes = new.scopes;
         record.metadata = new.metadata;
+        record.rate_limit = new.rate_limit;
         record.expires_at = expires_at;
         self.inner.store.insert(record.clone()).await?;
         Ok(CreatedKey { key, record })
@@ -110,6 +112,7 @@ impl KeyGate {
             rotated_from: None,
             rotated_to: None,
             revocation: None,
+            rate_limit: None,
         };
         Ok((PlaintextKey::new(generated.into_key()), record))
     }
@@ -223,6 +226,7 @@ impl KeyGate {
         record.owner = old.owner.clone();
         record.scopes = old.scopes.clone();
         record.metadata = old.metadata.clone();
+        record.rate_limit = old.rate_limit;
         record.expires_at = match old.expires_at {
             Some(expires_at) => {
                 let lifetime = (expires_at - old.created_at).max(time::Duration::ZERO);
@@ -268,6 +272,31 @@ impl KeyGate {
         let scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
         self.validate_grants(&scopes)?;
         self.apply_change(key_id, KeyChange::SetScopes(scopes))
+            .await
+    }
+
+    /// Sets the key's own rate limit, or clears it with `None` (the gate's default then applies,
+    /// if it has one). Takes effect on the key's next request (after the cache, if the store has
+    /// one, forgets the record). Refused on a revoked key.
+    ///
+    /// ```
+    /// use keygate::{KeyGate, NewKey};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let gate = KeyGate::builder().build();
+    /// let key = gate.create_key(NewKey::new("partner")).await.unwrap();
+    /// let id = &key.record.key_id;
+    /// let record = gate.set_rate_limit(id, Some("100/min".parse().unwrap())).await.unwrap();
+    /// assert_eq!(record.rate_limit.unwrap().to_string(), "100/min");
+    /// assert_eq!(gate.set_rate_limit(id, None).await.unwrap().rate_limit, None);
+    /// # }
+    /// ```
+    pub async fn set_rate_limit(
+        &self,
+        key_id: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<KeyRecord, KeyError> {
+        self.apply_change(key_id, KeyChange::SetRateLimit(limit))
             .await
     }
 

@@ -9,6 +9,7 @@ use axum::http::HeaderName;
 use crate::credentials::Sources;
 use crate::declared::DeclaredScope;
 use crate::hash::SecretHasher;
+use crate::limit::{RateLimit, RateLimiter};
 use crate::reject::{Rejection, RejectionKind, Rendering};
 use crate::store::{DynStore, StoreError};
 use crate::usage::Usage;
@@ -62,6 +63,10 @@ pub(crate) struct Inner {
     pub(crate) declared: Option<&'static [DeclaredScope]>,
     /// Keys only over HTTPS, when set.
     pub(crate) https: Option<crate::https::RequireHttps>,
+    /// Where keys' rate-limit state lives.
+    pub(crate) limiter: RateLimiter,
+    /// The limit of keys without their own.
+    pub(crate) default_rate_limit: Option<RateLimit>,
 }
 
 impl fmt::Debug for KeyGate {
@@ -104,6 +109,12 @@ impl KeyGate {
     /// The cookie keys are read from, if that source is enabled.
     pub fn cookie_name(&self) -> Option<&str> {
         self.inner.sources.cookie.as_deref()
+    }
+
+    /// The limit of keys without their own, given to
+    /// [`KeyGateBuilder::default_rate_limit`].
+    pub fn default_rate_limit(&self) -> Option<RateLimit> {
+        self.inner.default_rate_limit
     }
 
     /// The declared scopes given to [`KeyGateBuilder::declared_scopes`], if any.

@@ -1,6 +1,7 @@
 //! Admitting a request: find the key, check it, check its scopes, log the decision.
 
 use std::sync::PoisonError;
+use std::time::SystemTime;
 
 use axum::extract::MatchedPath;
 use axum::http::request::Parts;
@@ -11,6 +12,7 @@ use crate::credentials::presented_key;
 use crate::hash::{HashVersion, KeyHash};
 use crate::identity::ApiKey;
 use crate::key_format;
+use crate::limit::{HeaderSlot, RateLimitStatus, Unavailable};
 use crate::record::KeyState;
 use crate::reject::{Rejection, RejectionKind};
 use crate::scope::Requirement;
@@ -46,13 +48,15 @@ struct VerifiedBy {
 
 impl KeyGate {
     /// Verifies a key given as text (from a command line, a message queue, a test): format,
-    /// checksum, lookup, secret, state. Scopes are not checked; see [`ApiKey::has_scope`].
+    /// checksum, lookup, secret, state, and the key's rate limit, which it spends as a request
+    /// would. Scopes are not checked; see [`ApiKey::has_scope`].
     pub async fn verify(&self, key: &str) -> Result<ApiKey, Rejection> {
         self.verify_for(key, Requirement::NONE).await
     }
 
     /// Verifies a key given as text and checks it against `requirement`: everything a protected
-    /// route does, without HTTP.
+    /// route does, without HTTP, including spending one request of the key's rate limit (a key
+    /// over its limit is refused with `rate_limited`).
     ///
     /// ```
     /// use keygate::{KeyGate};
@@ -74,15 +78,17 @@ impl KeyGate {
     ) -> Result<ApiKey, Rejection> {
         self.check(key.trim(), requirement)
             .await
+            .map(|(key, _)| key)
             .map_err(|failure| self.reject(failure.kind))
     }
 
-    /// The whole check of one presented key, without logging.
+    /// The whole check of one presented key, without logging: the key, and where it stands
+    /// against its rate limit if it has one.
     async fn check<'k>(
         &self,
         presented: &'k str,
         requirement: Requirement<'_>,
-    ) -> Result<ApiKey, Failure<'k>> {
+    ) -> Result<(ApiKey, Option<RateLimitStatus>), Failure<'k>> {
         if presented.is_empty() {
             return Err(Failure::new(RejectionKind::Missing, None));
         }
@@ -125,7 +131,9 @@ impl KeyGate {
                 return Err(Failure::new(RejectionKind::StoreUnavailable, id));
             }
         }
-        let now = OffsetDateTime::now_utc();
+        // One clock read for the state check, the rate limit and the last-used time.
+        let wall = SystemTime::now();
+        let now = OffsetDateTime::from(wall);
         match record.state_at(now) {
             KeyState::Active => {}
             KeyState::Expired => return Err(Failure::new(RejectionKind::Expired, id)),
@@ -139,8 +147,30 @@ impl KeyGate {
         let key = ApiKey(record);
         self.authorize(&key, requirement)
             .map_err(|kind| Failure::new(kind, id))?;
+        // Last: only a request that would otherwise be admitted spends the key's budget.
+        let status = self
+            .spend(&key, wall)
+            .await
+            .map_err(|kind| Failure::new(kind, id))?;
         self.inner.usage.record(parsed.key_id, now);
-        Ok(key)
+        Ok((key, status))
+    }
+
+    /// Spends one request of the key's rate limit (its own, else the gate's default). A key with
+    /// neither costs nothing here.
+    async fn spend(
+        &self,
+        key: &ApiKey,
+        now: SystemTime,
+    ) -> Result<Option<RateLimitStatus>, RejectionKind> {
+        let Some(limit) = key.0.rate_limit.or(self.inner.default_rate_limit) else {
+            return Ok(None);
+        };
+        match self.inner.limiter.check(key.key_id(), &limit, now).await {
+            Ok(Some(status)) if !status.admitted() => Err(RejectionKind::RateLimited(status)),
+            Ok(status) => Ok(status),
+            Err(Unavailable) => Err(RejectionKind::RateLimiterUnavailable),
+        }
     }
 
     /// Stores the peppered hash of a key found with a plain one, in the background: the request
@@ -230,16 +260,36 @@ impl KeyGate {
     /// Authenticates and authorises a request: reuses the identity already verified for it (by
     /// the route layer, or another extractor) or verifies the presented key, then checks
     /// `requirement`. Logs one event for the decision.
+    ///
+    /// The rate-limit status of an admitted, limited request goes into the slot that
+    /// [`rate_limit_headers`](KeyGate::rate_limit_headers) left in the request, if there is one.
     pub(crate) async fn admit(
         &self,
         parts: &mut Parts,
         requirement: Requirement<'_>,
     ) -> Result<ApiKey, Rejection> {
+        let (key, status) = self.admit_with_status(parts, requirement).await?;
+        if let Some(status) = status
+            && let Some(slot) = parts.extensions.get::<HeaderSlot>()
+        {
+            slot.fill(status);
+        }
+        Ok(key)
+    }
+
+    /// [`admit`](Self::admit), returning the rate-limit status of an admitted, limited request
+    /// (`None` when the identity was already verified for this request: the first verification
+    /// spent the budget and reported it).
+    pub(crate) async fn admit_with_status(
+        &self,
+        parts: &mut Parts,
+        requirement: Requirement<'_>,
+    ) -> Result<(ApiKey, Option<RateLimitStatus>), Rejection> {
         if let Some(key) = self.verified_here(parts) {
             let outcome = self.authorize(key, requirement);
             log_decision(parts, Some(key.key_id()), None, &outcome);
             return match outcome {
-                Ok(()) => Ok(key.clone()),
+                Ok(()) => Ok((key.clone(), None)),
                 Err(kind) => Err(self.reject(kind)),
             };
         }
@@ -255,7 +305,7 @@ impl KeyGate {
             Err(kind) => Err(Failure::new(kind, None)),
         };
         match result {
-            Ok(key) => {
+            Ok((key, status)) => {
                 log_decision(parts, Some(key.key_id()), None, &Ok(()));
                 parts.extensions.insert(VerifiedBy {
                     gate: self.inner.id,
@@ -263,7 +313,7 @@ impl KeyGate {
                 });
                 // Also as a plain `ApiKey`, for handlers that read the extension directly.
                 parts.extensions.insert(key.clone());
-                Ok(key)
+                Ok((key, status))
             }
             Err(failure) => {
                 log_decision(
@@ -306,7 +356,7 @@ impl KeyGate {
         {
             return;
         }
-        let Ok(key) = self.check(presented.trim(), Requirement::NONE).await else {
+        let Ok((key, _)) = self.check(presented.trim(), Requirement::NONE).await else {
             return;
         };
         match self.revoke_key(key.key_id()).await {
@@ -354,9 +404,9 @@ fn log_decision(
         .map(MatchedPath::as_str);
     match outcome {
         Ok(()) => tracing::debug!(target: "keygate", key_id, route, outcome = "admitted"),
-        Err(RejectionKind::StoreUnavailable) => tracing::warn!(
-            target: "keygate", key_id, route, outcome = "key_store_unavailable"
-        ),
+        Err(kind @ (RejectionKind::StoreUnavailable | RejectionKind::RateLimiterUnavailable)) => {
+            tracing::warn!(target: "keygate", key_id, route, outcome = kind.code())
+        }
         Err(RejectionKind::Revoked) => tracing::info!(
             target: "keygate", key_id, route, outcome = "revoked_api_key", revocation
         ),

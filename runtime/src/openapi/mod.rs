@@ -45,6 +45,7 @@
 //! The schema named `KeygateProblem` in `components.schemas`: an RFC 9457 problem document with
 //! keygate's stable `code`, and `required_scopes` and `scope_match` on a 403.
 
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaFormat, Type};
@@ -55,7 +56,7 @@ use utoipa::openapi::{Components, Content, ContentBuilder, OpenApi, Ref, RefOr};
 
 mod request;
 
-pub use request::{duration_schema, grant_schema};
+pub use request::{duration_schema, grant_schema, rate_limit_schema};
 
 use crate::audit::{ProtectedHandler, protected_handlers};
 use crate::declared::DeclaredScope;
@@ -70,6 +71,8 @@ pub const UNAUTHORIZED_RESPONSE: &str = "KeygateUnauthorized";
 pub const FORBIDDEN_RESPONSE: &str = "KeygateForbidden";
 /// The name of the 503 response in `components.responses`.
 pub const UNAVAILABLE_RESPONSE: &str = "KeygateUnavailable";
+/// The name of the 429 response in `components.responses`.
+pub const RATE_LIMITED_RESPONSE: &str = "KeygateRateLimited";
 
 /// Adds keygate's security schemes, and the security requirements and 401/403 responses of
 /// every protected operation, to `openapi`. See the [module documentation](self).
@@ -91,6 +94,7 @@ pub fn secure(gate: &KeyGate, openapi: &mut OpenApi) -> Vec<&'static ProtectedHa
         (UNAUTHORIZED_RESPONSE, unauthorized()),
         (FORBIDDEN_RESPONSE, forbidden(gate.requires_https())),
         (UNAVAILABLE_RESPONSE, unavailable()),
+        (RATE_LIMITED_RESPONSE, rate_limited()),
     ] {
         components
             .responses
@@ -229,6 +233,10 @@ fn protect(operation: &mut Operation, handler: &ProtectedHandler, schemes: &[&st
             .entry("403".to_owned())
             .or_insert_with(|| Ref::from_response_name(FORBIDDEN_RESPONSE).into());
     }
+    // Any key may be given a rate limit at any time, so every protected operation may refuse.
+    responses
+        .entry("429".to_owned())
+        .or_insert_with(|| Ref::from_response_name(RATE_LIMITED_RESPONSE).into());
     responses
         .entry("503".to_owned())
         .or_insert_with(|| Ref::from_response_name(UNAVAILABLE_RESPONSE).into());
@@ -304,8 +312,39 @@ fn forbidden(https: bool) -> Response {
 
 fn unavailable() -> Response {
     problem_response(
-        "The key store could not answer, so the key could not be checked: `code` is `key_store_unavailable`. Retry later.",
+        "The key store could not answer, so the key could not be checked: `code` is `key_store_unavailable`; or the rate limiter could not answer and fails closed: `code` is `rate_limiter_unavailable`. Retry later.",
     )
+}
+
+fn rate_limited() -> Response {
+    let header = |description: &str, schema_type: Type| {
+        HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(schema_type))
+            .description(Some(description))
+            .build()
+    };
+    let mut response = problem_response(
+        "The API key is over its rate limit: `code` is `rate_limited`, and `retry_after` says in how many seconds to retry.",
+    );
+    response.headers.insert(
+        "Retry-After".to_owned(),
+        header("Seconds until a request would be admitted.", Type::Integer),
+    );
+    response.headers.insert(
+        "RateLimit-Policy".to_owned(),
+        header(
+            "The key's limit (draft-ietf-httpapi-ratelimit-headers): `\"default\";q=<requests>;w=<seconds>`.",
+            Type::String,
+        ),
+    );
+    response.headers.insert(
+        "RateLimit".to_owned(),
+        header(
+            "Where the key stands (draft-ietf-httpapi-ratelimit-headers): `\"default\";r=<remaining>;t=<seconds until the budget is whole>`.",
+            Type::String,
+        ),
+    );
+    response
 }
 
 pub(crate) fn string(description: &str) -> ObjectBuilder {
@@ -346,6 +385,15 @@ fn problem_schema() -> Schema {
             "scope_match",
             string("On `insufficient_scope`: whether `all` or `any` of them are needed.")
                 .enum_values(Some(["all", "any"])),
+        )
+        .property(
+            "retry_after",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .description(Some(
+                    "On `rate_limited`: seconds until a request would be admitted.",
+                )),
         )
         .required("type")
         .required("title")

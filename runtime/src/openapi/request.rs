@@ -58,6 +58,40 @@ pub fn duration_schema() -> Schema {
         .into()
 }
 
+/// The schema of a rate limit as [`RateLimit`](crate::limit::RateLimit) reads it, written
+/// without extra spaces or leading zeros: `<requests>/<period>` and optionally ` burst <n>`, such
+/// as `100/min`, `10/s burst 20` or `5/30s`; requests and burst 1 to
+/// [`MAX_REQUESTS`](crate::limit::MAX_REQUESTS), the period 1 second to 1 day, as a `pattern`.
+/// The parser itself also takes extra spaces and leading zeros: a service using this schema
+/// refuses those (as the example does), so what the schema says is what it accepts.
+pub fn rate_limit_schema() -> Schema {
+    use crate::limit::{MAX_PERIOD, MAX_REQUESTS};
+    let max = MAX_PERIOD.as_secs();
+    let units = [
+        ("s|sec", 1),
+        ("m|min", 60),
+        ("h|hour", 3_600),
+        ("d|day", 86_400),
+    ];
+    let periods: Vec<String> = units
+        .iter()
+        .map(|(unit, seconds)| format!("(?:{})?(?:{unit})", at_most(max / seconds)))
+        .collect();
+    let count = at_most(u64::from(MAX_REQUESTS));
+    string(
+        "Requests per period, such as `100/min`, `10/s burst 20` or `5/30s`: a whole number of \
+         requests (1 to 1000000), `/`, an optional whole number and a unit (`s`/`sec`, \
+         `m`/`min`, `h`/`hour`, `d`/`day`) making 1 second to 1 day, and optionally ` burst` and \
+         how many may come at once (default: the requests).",
+    )
+    .pattern(Some(format!(
+        "^(?:{count})/(?:{})(?: burst (?:{count}))?$",
+        periods.join("|")
+    )))
+    .examples(["100/min", "10/s burst 20"])
+    .into()
+}
+
 /// A regular expression matching the decimal numbers from 1 to `max`, without leading zeros.
 fn at_most(max: u64) -> String {
     let digits: Vec<u32> = max

@@ -66,6 +66,11 @@ const MIGRATIONS: &[(i64, &str, Sql)] = &[
         },
     ),
     (
+        3,
+        "keygate rate limit",
+        Sql::Both(include_str!("../../migrations/0003_keygate_rate_limit.sql")),
+    ),
+    (
         4,
         "keygate revocation reason",
         Sql::Both(include_str!(

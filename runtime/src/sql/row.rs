@@ -11,7 +11,7 @@ use crate::store::StoreError;
 /// The columns [`KeyRow`] reads, for `SELECT` lists.
 pub(super) const COLUMNS: &str = "key_id, hash_version, hash, name, owner, scopes, metadata, \
                                   created_at, expires_at, revoked_at, last_used_at, \
-                                  rotated_from, rotated_to, revocation";
+                                  rotated_from, rotated_to, rate_limit, revocation";
 
 /// One row of `keygate_keys` as the database holds it, each field read by its column's name.
 #[derive(sqlx::FromRow)]
@@ -30,6 +30,7 @@ pub(super) struct KeyRow {
     rotated_from: Option<String>,
     rotated_to: Option<String>,
     revocation: Option<String>,
+    rate_limit: Option<String>,
 }
 
 impl KeyRow {
@@ -51,8 +52,14 @@ impl KeyRow {
             .map(|text| serde_json::from_str(&text))
             .transpose()
             .map_err(|_| corrupt("a malformed revocation reason"))?;
+        let rate_limit = self
+            .rate_limit
+            .map(|text| text.parse())
+            .transpose()
+            .map_err(|_| corrupt("a malformed rate limit"))?;
         Ok(KeyRecord {
             hash,
+            rate_limit,
             name: self.name,
             owner: self.owner,
             scopes,
@@ -85,9 +92,9 @@ pub(super) fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
 
 pub(super) const INSERT: &str = "INSERT INTO keygate_keys (key_id, hash_version, hash, name, \
                                  owner, scopes, metadata, created_at, expires_at, revoked_at, \
-                                 last_used_at, rotated_from, rotated_to, revocation) \
+                                 last_used_at, rotated_from, rotated_to, rate_limit, revocation) \
                                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                                 $14)";
+                                 $14, $15)";
 
 /// Binds a record's columns to [`INSERT`].
 macro_rules! bind_record {
@@ -106,6 +113,7 @@ macro_rules! bind_record {
             .bind($r.last_used_at.map(millis))
             .bind($r.rotated_from.as_deref())
             .bind($r.rotated_to.as_deref())
+            .bind($r.rate_limit.map(|limit| limit.to_string()))
             .bind($r.revocation.as_ref().map(json))
     };
 }

@@ -88,6 +88,12 @@ impl KeyStore for SqlStore {
                 )
                 .bind(key_id)
                 .bind(json(scopes)),
+                KeyChange::SetRateLimit(limit) => sqlx::query(
+                    "UPDATE keygate_keys SET rate_limit = $2 \
+                     WHERE key_id = $1 AND revoked_at IS NULL",
+                )
+                .bind(key_id)
+                .bind(limit.map(|limit| limit.to_string())),
                 KeyChange::Rehash { from, to } => sqlx::query(
                     "UPDATE keygate_keys SET hash_version = $2, hash = $3 \
                      WHERE key_id = $1 AND hash_version = $4 AND lower(hash) = $5",

@@ -3,6 +3,7 @@
 use time::OffsetDateTime;
 
 use crate::hash::KeyHash;
+use crate::limit::RateLimit;
 use crate::record::{KeyRecord, RevocationReason};
 
 /// One change to a stored key, applied by [`KeyStore::update`](super::KeyStore::update) as one
@@ -33,6 +34,8 @@ pub enum KeyChange {
     SetExpiry(Option<OffsetDateTime>),
     /// Replaces the granted scopes. Refused on a revoked key.
     SetScopes(Vec<String>),
+    /// Sets or clears the key's own rate limit. Refused on a revoked key.
+    SetRateLimit(Option<RateLimit>),
     /// Replaces the stored hash `from` with `to` (the same secret under a stronger scheme: a
     /// plain SHA-256 upgraded to the peppered HMAC on the key's next use). Refused when the hash
     /// is no longer `from`, so a concurrent upgrade or rotation is never overwritten.
@@ -87,6 +90,7 @@ impl KeyChange {
             KeyChange::Revoke { .. } => "revoke",
             KeyChange::SetExpiry(_) => "set_expiry",
             KeyChange::SetScopes(_) => "set_scopes",
+            KeyChange::SetRateLimit(_) => "set_rate_limit",
             KeyChange::Rehash { .. } => "rehash",
             KeyChange::Rotate { .. } => "rotate",
         }
@@ -101,7 +105,7 @@ impl KeyChange {
             KeyChange::Rehash { from, .. } => {
                 (record.hash != *from).then_some(ChangeOutcome::Superseded)
             }
-            KeyChange::SetScopes(_) => record
+            KeyChange::SetScopes(_) | KeyChange::SetRateLimit(_) => record
                 .revoked_at
                 .is_some()
                 .then_some(ChangeOutcome::Revoked),
@@ -151,6 +155,10 @@ impl KeyChange {
             }
             KeyChange::SetScopes(scopes) => {
                 record.scopes = scopes;
+                None
+            }
+            KeyChange::SetRateLimit(limit) => {
+                record.rate_limit = limit;
                 None
             }
             KeyChange::Rehash { to, .. } => {

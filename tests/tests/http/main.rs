@@ -7,6 +7,7 @@
 //! - `route_layer`, `extractors`: keygate on a router of one's own.
 //! - `secrets`: no secret in a response, a `Debug` output or a log line.
 //! - `usage`: last-used times recorded in batches.
+//! - `rate_limits`: 429 with `Retry-After` and the rate-limit headers; what spends a budget.
 
 #[path = "../sql_support/mod.rs"]
 mod sql_support;
@@ -14,6 +15,7 @@ mod sql_support;
 mod access;
 mod credentials;
 mod extractors;
+mod rate_limits;
 mod rejections;
 mod route_layer;
 mod secrets;

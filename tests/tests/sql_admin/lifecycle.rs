@@ -28,7 +28,7 @@ async fn create_list_rotate_revoke() {
     let (status, _, list) = service.call(Method::GET, "/admin/keys", &admin, None).await;
     assert_eq!(status, 200);
     let listed = list.as_array().unwrap();
-    assert_eq!(listed.len(), 4);
+    assert_eq!(listed.len(), 5);
     assert!(
         !list.to_string().contains(&key[key.len() - 20..]),
         "never a secret in a listing"
@@ -248,4 +248,117 @@ async fn the_listing_shows_why_a_key_was_revoked() {
         json!({"kind": "leaked", "url": "https://github.com/o/r/blob/1/.env", "source": "commit"})
     );
     assert!(find(&plain.record.key_id)["revocation"].is_null());
+}
+
+#[tokio::test]
+async fn rate_limits_are_set_at_creation_and_changed_through_the_admin_routes() {
+    let service = Service::start().await;
+    let admin = service.keys.admin.clone();
+    let (status, _, created) = service
+        .call(
+            Method::POST,
+            "/admin/keys",
+            &admin,
+            Some(r#"{"name": "partner", "scopes": ["items:read"], "rate_limit": "2/min"}"#),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["record"]["rate_limit"], "2/min");
+    let key = created["key"].as_str().unwrap().to_owned();
+    let id = created["record"]["key_id"].as_str().unwrap().to_owned();
+    let statuses = || async {
+        let mut out = Vec::new();
+        for _ in 0..3 {
+            out.push(service.call(Method::GET, "/items", &key, None).await.0);
+        }
+        out
+    };
+    assert_eq!(statuses().await, [200, 200, 429]);
+
+    let path = format!("/admin/keys/{id}/rate_limit");
+    let (status, _, view) = service
+        .call(
+            Method::PUT,
+            &path,
+            &admin,
+            Some(r#"{"rate_limit": "10/s burst 20"}"#),
+        )
+        .await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["rate_limit"], "10/s burst 20");
+    let (status, _, view) = service
+        .call(Method::PUT, &path, &admin, Some(r#"{"rate_limit": null}"#))
+        .await;
+    assert_eq!(status, 200, "{view}");
+    assert!(view["rate_limit"].is_null());
+
+    // Refusals: a code each, and nothing written.
+    for (body, code) in [
+        (r#"{"rate_limit": "100/fortnight"}"#, "invalid_rate_limit"),
+        (r#"{"rate_limit": "0/min"}"#, "invalid_rate_limit"),
+        (r#"{"rate_limit": "010/min"}"#, "invalid_rate_limit"),
+        (r#"{"rate_limit": "10/s  burst 2"}"#, "invalid_rate_limit"),
+        (r#"{"rate_limit": " 10/s"}"#, "invalid_rate_limit"),
+        (r#"{"rate_limit": 10}"#, "malformed_request"),
+        (r#"{}"#, "malformed_request"),
+        (r#"{"rate_limit": "1/s", "burst": 2}"#, "malformed_request"),
+    ] {
+        let (status, content_type, problem) =
+            service.call(Method::PUT, &path, &admin, Some(body)).await;
+        assert_eq!(status, 422, "{body}: {problem}");
+        assert_eq!(content_type, "application/problem+json");
+        assert_eq!(problem["code"], code, "{body}");
+    }
+    let (status, _, problem) = service
+        .call(
+            Method::POST,
+            "/admin/keys",
+            &admin,
+            Some(r#"{"name": "x", "rate_limit": "5/2d"}"#),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("invalid_rate_limit"))
+    );
+    let (status, _, problem) = service
+        .call(
+            Method::PUT,
+            "/admin/keys/nosuchkey000/rate_limit",
+            &admin,
+            Some(r#"{"rate_limit": "1/s"}"#),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (404, Some("key_not_found"))
+    );
+    let (status, _, _) = service
+        .call(
+            Method::PUT,
+            &path,
+            &service.keys.read,
+            Some(r#"{"rate_limit": "1/s"}"#),
+        )
+        .await;
+    assert_eq!(status, 403, "admin only");
+    let (_, _, shown) = service.call(Method::GET, "/admin/keys", &admin, None).await;
+    let shown = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|view| view["key_id"] == id.as_str())
+        .unwrap();
+    assert!(shown["rate_limit"].is_null(), "nothing written: {shown}");
+
+    service
+        .call(Method::DELETE, &format!("/admin/keys/{id}"), &admin, None)
+        .await;
+    let (status, _, problem) = service
+        .call(Method::PUT, &path, &admin, Some(r#"{"rate_limit": "1/s"}"#))
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("key_revoked"))
+    );
 }
