@@ -127,6 +127,9 @@ impl KeyStore for SqlStore {
                 .map_err(store_error)?
                 .rows_affected();
             if rows == 0 {
+                // Ended here rather than when the transaction is dropped: a dropped one is rolled
+                // back only when its connection is next used, and until then it holds its locks.
+                tx.rollback().await.map_err(store_error)?;
                 false
             } else {
                 if let KeyChange::Rotate { replacement, .. } = &change {
