@@ -31,9 +31,11 @@ use crate::store::{
 ///   once the feed listens again; changes made while it was down take effect within the
 ///   time-to-live, which stays the last line of defence. Without a feed, within the time-to-live.
 /// - With a feed, the cache also keeps a fingerprint of every key id the store holds, so a
-///   well-formed key whose id the store never issued is refused without a query: a flood of
-///   made-up ids never reaches the database. (A key created by another process is known here
-///   once its creation is announced.)
+///   well-formed key whose id the store never issued costs no query: a flood of made-up ids
+///   reaches the database at most 20 times a second
+///   ([`unknown_id_lookups_per_second`](CachedStoreBuilder::unknown_id_lookups_per_second)),
+///   which still lets a key created by another process a moment ago, before its announcement
+///   arrives, be found.
 /// - Store errors are never cached: the next request asks the store again.
 ///
 /// ```
@@ -65,6 +67,49 @@ pub struct CachedStore<S> {
     /// lookup. `feed_waiting` says whether there is one, so lookups need not take the lock.
     waiting_feed: Mutex<Option<ChangeFeed>>,
     feed_waiting: AtomicBool,
+    /// Lookups a second of ids the known set does not hold.
+    doubts: Budget,
+}
+
+/// At most `per_second` takes in each whole second since `started`: the second and the count so
+/// far, in one atomic word.
+struct Budget {
+    per_second: u32,
+    started: std::time::Instant,
+    state: AtomicU64,
+}
+
+impl Budget {
+    fn new(per_second: u32) -> Self {
+        Budget {
+            per_second,
+            started: std::time::Instant::now(),
+            state: AtomicU64::new(0),
+        }
+    }
+
+    fn take(&self) -> bool {
+        let second = self.started.elapsed().as_secs() & 0xffff_ffff;
+        let mut seen = self.state.load(Ordering::Relaxed);
+        loop {
+            let (at, count) = (seen >> 32, seen & 0xffff_ffff);
+            let next = if at == second {
+                if count >= u64::from(self.per_second) {
+                    return false;
+                }
+                seen + 1
+            } else {
+                (second << 32) | 1
+            };
+            match self
+                .state
+                .compare_exchange_weak(seen, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(actual) => seen = actual,
+            }
+        }
+    }
 }
 
 /// The cache's contents: what lookups read, and what announcements invalidate.
@@ -166,6 +211,7 @@ pub struct CachedStoreBuilder<S> {
     negative_ttl: Duration,
     max_capacity: u64,
     known_ids: bool,
+    unknown_id_lookups: u32,
 }
 
 impl<S: KeyStore> CachedStoreBuilder<S> {
@@ -193,6 +239,16 @@ impl<S: KeyStore> CachedStoreBuilder<S> {
     /// [`ChangeFeed`], which keeps the set current.
     pub fn known_ids(mut self, keep: bool) -> Self {
         self.known_ids = keep;
+        self
+    }
+
+    /// How many lookups a second may go to the store for ids the known set does not hold
+    /// (created elsewhere a moment ago, their announcement still on the way). Default 20: a
+    /// key used the instant another process created it still works, and a flood of made-up ids
+    /// costs the store at most this many queries a second. `0` refuses such ids outright until
+    /// their creation is announced.
+    pub fn unknown_id_lookups_per_second(mut self, lookups: u32) -> Self {
+        self.unknown_id_lookups = lookups;
         self
     }
 
@@ -227,6 +283,7 @@ impl<S: KeyStore> CachedStoreBuilder<S> {
                 .build(),
             feed_waiting: AtomicBool::new(feed.is_some()),
             waiting_feed: Mutex::new(feed),
+            doubts: Budget::new(self.unknown_id_lookups),
         };
         if tokio::runtime::Handle::try_current().is_ok() {
             store.start_feed();
@@ -249,6 +306,7 @@ impl<S: KeyStore> CachedStore<S> {
             negative_ttl: Duration::from_secs(5),
             max_capacity: 100_000,
             known_ids: true,
+            unknown_id_lookups: 20,
         }
     }
 
@@ -435,7 +493,14 @@ impl<S: KeyStore> KeyStore for CachedStore<S> {
         if let Some(record) = self.held.found.get(key_id) {
             return Ok(Some(record));
         }
-        if self.held.unknown.contains_key(key_id) || self.held.ids.surely_unknown(key_id) {
+        if self.held.unknown.contains_key(key_id) {
+            return Ok(None);
+        }
+        // An id the store has never held, as far as the announcements say. It may have been
+        // created elsewhere a moment ago, its announcement still on the way: a few such ids a
+        // second are still asked of the store, so `create` then `use` works at once, while a
+        // flood of made-up ids costs at most that many queries a second.
+        if self.held.ids.surely_unknown(key_id) && !self.doubts.take() {
             return Ok(None);
         }
         if self.feed_waiting.load(Ordering::Relaxed) {

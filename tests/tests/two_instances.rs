@@ -79,10 +79,18 @@ impl Database {
         let mut conn = sqlx::PgConnection::connect(&admin_url)
             .await
             .unwrap_or_else(|e| panic!("{test}: cannot reach PostgreSQL at {PG_VAR}: {e}"));
-        sqlx::query(&format!("CREATE DATABASE {name}"))
+        // PostgreSQL refuses a CREATE DATABASE while another one copies the template
+        // ("source database is being accessed by other users"): the tests of this binary start
+        // together, so each waits its turn.
+        let mut tries = 0;
+        while let Err(error) = sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut conn)
             .await
-            .expect("create the test database");
+        {
+            tries += 1;
+            assert!(tries < 50, "create the test database: {error}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         let _ = conn.close().await;
         let base = admin_url.split('?').next().unwrap();
         let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
