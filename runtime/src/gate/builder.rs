@@ -311,6 +311,30 @@ mod tests {
     }
 
     #[test]
+    fn strict_pepper_is_refused_without_a_pepper_and_builds_with_one() {
+        let error = refused(KeyGate::builder().strict_pepper(true));
+        assert!(error.contains("strict_pepper needs a pepper"), "{error}");
+        let strict = KeyGate::builder()
+            .pepper(b"0123456789abcdef0123456789abcdef")
+            .strict_pepper(true)
+            .try_build();
+        assert!(strict.is_ok(), "{:?}", strict.err());
+    }
+
+    #[test]
+    fn debug_of_a_builder_shows_the_settings_but_not_the_pepper() {
+        let builder = KeyGate::builder()
+            .prefix("acme_live")
+            .pepper(b"pepper-bytes");
+        let printed = format!("{builder:?}");
+        assert!(printed.contains("acme_live"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+        // Neither as text nor as the bytes `Vec<u8>` would print (`112, 101, 112`).
+        assert!(!printed.contains("pepper-bytes"), "{printed}");
+        assert!(!printed.contains("112, 101, 112"), "{printed}");
+    }
+
+    #[test]
     fn each_source_is_reported_as_configured() {
         let bearer_only = KeyGate::builder().no_header().build();
         assert_eq!(bearer_only.header_name(), None);
