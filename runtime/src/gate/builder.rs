@@ -353,6 +353,19 @@ mod tests {
         assert_eq!(everything.cookie_name(), Some("session_key"));
     }
 
+    #[test]
+    fn a_query_parameter_or_a_cookie_alone_is_enough() {
+        let only = |builder: super::KeyGateBuilder| builder.no_header().bearer(false).try_build();
+        let query_only = only(KeyGate::builder().query_param("key")).unwrap();
+        assert_eq!(query_only.query_param(), Some("key"));
+        assert_eq!(query_only.header_name(), None);
+        assert!(!query_only.bearer_enabled());
+        assert_eq!(query_only.cookie_name(), None);
+        let cookie_only = only(KeyGate::builder().cookie("session_key")).unwrap();
+        assert_eq!(cookie_only.cookie_name(), Some("session_key"));
+        assert_eq!(cookie_only.query_param(), None);
+    }
+
     #[tokio::test]
     async fn lifetimes_and_grace_periods_past_the_maximum_are_refused() {
         let gate = KeyGate::builder().build();
