@@ -211,7 +211,8 @@ impl KeyGateBuilder {
                 "strict_pepper needs a pepper: without one no stored hash could be accepted".into(),
             ));
         }
-        let sources = Sources::new(self.header.as_deref(), self.bearer, self.query, self.cookie)?;
+        let sources =
+            Sources::configure(self.header.as_deref(), self.bearer, self.query, self.cookie)?;
         let challenges = sources.challenges(&self.realm)?;
         let store: Arc<dyn DynStore> = match self.store {
             Some(store) => store,
