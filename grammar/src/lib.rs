@@ -270,6 +270,10 @@ mod tests {
         assert!(!grant_includes("items:read:*", "items:*"));
         assert!(!grant_includes("admin", "admin:*"));
         assert!(!grant_includes("items*", "items:read"));
+        // Not even `*` hands out a grant that is not valid.
+        for bad in ["items*", "a b", "", ":*", "**"] {
+            assert!(!grant_includes("*", bad), "{bad:?}");
+        }
     }
 
     #[test]
@@ -277,6 +281,33 @@ mod tests {
         let message = grant_problem("items*").unwrap();
         assert!(message.contains("`items:*`"), "{message}");
         let message = scope_problem("a\u{1b}[2J").unwrap();
+        assert!(!message.contains('\u{1b}'), "{message}");
+    }
+
+    #[test]
+    fn a_wildcard_in_a_required_scope_is_explained_and_no_other_character_is() {
+        let message = scope_problem("items:*").unwrap();
+        assert!(
+            message.contains("wildcards belong in the scopes granted"),
+            "{message}"
+        );
+        let message = scope_problem("items/read").unwrap();
+        assert!(message.contains("`/`"), "{message}");
+        assert!(!message.contains("wildcard"), "{message}");
+        // As a grant, the same character gets the grant's advice instead.
+        let message = grant_problem("it*ems").unwrap();
+        assert!(message.contains("a wildcard stands alone"), "{message}");
+    }
+
+    #[test]
+    fn a_scope_too_long_is_quoted_by_its_beginning_only() {
+        let long = format!("{}\u{1b}{}", "b".repeat(31), "c".repeat(MAX_SCOPE_LEN));
+        let message = scope_problem(&long).unwrap();
+        assert!(
+            message.contains(&format!("`{}\\u{{1b}}…`", "b".repeat(31))),
+            "{message}"
+        );
+        assert!(!message.contains("cc"), "{message}");
         assert!(!message.contains('\u{1b}'), "{message}");
     }
 }

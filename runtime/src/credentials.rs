@@ -18,8 +18,9 @@ pub(crate) struct Sources {
 }
 
 impl Sources {
-    /// The sources a builder asked for, each name checked once at start-up.
-    pub(crate) fn new(
+    /// The sources a builder asked for, each name checked once at start-up. (Not `new`: it
+    /// refuses configurations, and cargo-mutants leaves functions named `new` alone.)
+    pub(crate) fn configure(
         header: Option<&str>,
         bearer: bool,
         query: Option<String>,

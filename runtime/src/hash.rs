@@ -211,7 +211,20 @@ mod tests {
         let hex = hash.digest_hex();
         assert_eq!(KeyHash::from_hex(hash.version, &hex), Some(hash.clone()));
         assert!(KeyHash::from_hex(hash.version, "zz").is_none());
-        assert!(!format!("{hash:?}").contains(&hex[..8]));
+        let printed = format!("{hash:?}");
+        assert!(!printed.contains(&hex[..8]), "{printed}");
+        // Still useful in a log: which scheme, and that a digest is there.
+        assert!(printed.contains("Sha256"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+    }
+
+    #[test]
+    fn debug_of_a_hasher_says_whether_it_has_a_pepper_but_not_the_pepper() {
+        let peppered = format!("{:?}", SecretHasher::new(Some(b"pepper-bytes")));
+        assert!(peppered.contains("[redacted]"), "{peppered}");
+        assert!(!peppered.contains("pepper-bytes"), "{peppered}");
+        let plain = format!("{:?}", SecretHasher::new(None));
+        assert!(plain.contains("None"), "{plain}");
     }
 
     #[test]

@@ -114,6 +114,9 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
+    use time::OffsetDateTime;
+
+    use super::Usage;
     use crate::store::KeyStore;
     use crate::{KeyGate, MemoryStore, NewKey};
 
@@ -135,5 +138,20 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         panic!("the periodic flush never wrote the last-used time");
+    }
+
+    #[tokio::test]
+    async fn one_flusher_runs_however_many_times_keys_are_used() {
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let before = metrics.num_alive_tasks();
+        let usage = Usage::new(Arc::new(MemoryStore::new()), Duration::from_secs(3600));
+        for n in 0..20 {
+            usage.record(&format!("key{}", n % 3), OffsetDateTime::now_utc());
+        }
+        assert_eq!(
+            metrics.num_alive_tasks() - before,
+            1,
+            "each recorder starts one periodic flush, once"
+        );
     }
 }

@@ -259,7 +259,8 @@ impl KeyGateBuilder {
         if let Some(https) = &self.https {
             https.validate()?;
         }
-        let sources = Sources::new(self.header.as_deref(), self.bearer, self.query, self.cookie)?;
+        let sources =
+            Sources::configure(self.header.as_deref(), self.bearer, self.query, self.cookie)?;
         let challenges = sources.challenges(&self.realm)?;
         let store: Arc<dyn DynStore> = match self.store {
             Some(store) => store,
@@ -365,6 +366,30 @@ mod tests {
     }
 
     #[test]
+    fn strict_pepper_is_refused_without_a_pepper_and_builds_with_one() {
+        let error = refused(KeyGate::builder().strict_pepper(true));
+        assert!(error.contains("strict_pepper needs a pepper"), "{error}");
+        let strict = KeyGate::builder()
+            .pepper(b"0123456789abcdef0123456789abcdef")
+            .strict_pepper(true)
+            .try_build();
+        assert!(strict.is_ok(), "{:?}", strict.err());
+    }
+
+    #[test]
+    fn debug_of_a_builder_shows_the_settings_but_not_the_pepper() {
+        let builder = KeyGate::builder()
+            .prefix("acme_live")
+            .pepper(b"pepper-bytes");
+        let printed = format!("{builder:?}");
+        assert!(printed.contains("acme_live"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+        // Neither as text nor as the bytes `Vec<u8>` would print (`112, 101, 112`).
+        assert!(!printed.contains("pepper-bytes"), "{printed}");
+        assert!(!printed.contains("112, 101, 112"), "{printed}");
+    }
+
+    #[test]
     fn each_source_is_reported_as_configured() {
         let bearer_only = KeyGate::builder().no_header().build();
         assert_eq!(bearer_only.header_name(), None);
@@ -381,6 +406,19 @@ mod tests {
         assert!(!everything.bearer_enabled());
         assert_eq!(everything.query_param(), Some("key"));
         assert_eq!(everything.cookie_name(), Some("session_key"));
+    }
+
+    #[test]
+    fn a_query_parameter_or_a_cookie_alone_is_enough() {
+        let only = |builder: super::KeyGateBuilder| builder.no_header().bearer(false).try_build();
+        let query_only = only(KeyGate::builder().query_param("key")).unwrap();
+        assert_eq!(query_only.query_param(), Some("key"));
+        assert_eq!(query_only.header_name(), None);
+        assert!(!query_only.bearer_enabled());
+        assert_eq!(query_only.cookie_name(), None);
+        let cookie_only = only(KeyGate::builder().cookie("session_key")).unwrap();
+        assert_eq!(cookie_only.cookie_name(), Some("session_key"));
+        assert_eq!(cookie_only.query_param(), None);
     }
 
     #[tokio::test]

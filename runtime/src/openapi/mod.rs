@@ -441,5 +441,33 @@ mod tests {
         let header_only = documented(&KeyGate::builder().bearer(false).build());
         assert_eq!(header_only["api_key"]["name"], "X-API-Key");
         assert!(header_only.get("bearer").is_none(), "{header_only}");
+
+        let query_only = documented(
+            &KeyGate::builder()
+                .no_header()
+                .bearer(false)
+                .query_param("key")
+                .build(),
+        );
+        assert_eq!(query_only["api_key_query"]["name"], "key");
+        assert_eq!(
+            query_only.as_object().unwrap().len(),
+            1,
+            "only the query parameter: {query_only}"
+        );
+
+        let cookie_only = documented(
+            &KeyGate::builder()
+                .no_header()
+                .bearer(false)
+                .cookie("session_key")
+                .build(),
+        );
+        assert_eq!(cookie_only["api_key_cookie"]["name"], "session_key");
+        assert_eq!(
+            cookie_only.as_object().unwrap().len(),
+            1,
+            "only the cookie: {cookie_only}"
+        );
     }
 }
