@@ -317,22 +317,34 @@ static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// the key stands (`r` remaining, `t` seconds until its budget is whole). They name the policy
 /// `default` and carry no partition key: nothing derived from the key is sent back.
 pub(crate) fn insert_rate_limit_headers(headers: &mut HeaderMap, status: &RateLimitStatus) {
+    use std::io::Write as _;
+
     let limit = status.limit();
-    let policy = format!(
-        "\"default\";q={};w={}",
-        limit.requests(),
-        limit.period().as_secs()
-    );
-    let state = format!(
-        "\"default\";r={};t={}",
-        status.remaining(),
-        status.reset_seconds()
-    );
+    // Written straight into the bytes the header value keeps: one allocation each, on the path of
+    // every admitted request of a limited key.
+    let value = |write: &dyn Fn(&mut Vec<u8>) -> std::io::Result<()>| {
+        let mut text = Vec::with_capacity(40);
+        write(&mut text).ok()?;
+        HeaderValue::from_maybe_shared(axum::body::Bytes::from(text)).ok()
+    };
+    let policy = value(&|out| {
+        write!(
+            out,
+            "\"default\";q={};w={}",
+            limit.requests(),
+            limit.period().as_secs()
+        )
+    });
+    let state = value(&|out| {
+        write!(
+            out,
+            "\"default\";r={};t={}",
+            status.remaining(),
+            status.reset_seconds()
+        )
+    });
     // Digits, quotes, `;` and `=` only: always a valid header value.
-    if let (Ok(policy), Ok(state)) = (
-        HeaderValue::from_str(&policy),
-        HeaderValue::from_str(&state),
-    ) {
+    if let (Some(policy), Some(state)) = (policy, state) {
         headers.insert(RATELIMIT_POLICY.clone(), policy);
         headers.insert(RATELIMIT.clone(), state);
     }

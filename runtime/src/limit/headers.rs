@@ -3,8 +3,10 @@
 //! what it holds onto the response.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use axum::extract::Request;
 use axum::response::Response;
@@ -14,7 +16,6 @@ use tower_service::Service;
 use super::RateLimitStatus;
 use crate::gate::KeyGate;
 use crate::reject::insert_rate_limit_headers;
-use crate::store::BoxFuture;
 
 /// Where the guard leaves the status of an admitted, limited request.
 #[derive(Clone, Default)]
@@ -80,12 +81,11 @@ pub struct RateLimitHeaders<S> {
 
 impl<S> Service<Request> for RateLimitHeaders<S>
 where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
+    S: Service<Request, Response = Response, Error = Infallible>,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+    type Future = RateLimitHeadersFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -94,13 +94,35 @@ where
     fn call(&mut self, mut request: Request) -> Self::Future {
         let slot = HeaderSlot::default();
         request.extensions_mut().insert(slot.clone());
-        let future = self.inner.call(request);
-        Box::pin(async move {
-            let mut response = future.await?;
-            if let Some(status) = slot.take() {
-                insert_rate_limit_headers(response.headers_mut(), &status);
-            }
-            Ok(response)
-        })
+        RateLimitHeadersFuture {
+            inner: self.inner.call(request),
+            slot,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`RateLimitHeaders`]: the inner one, then the headers. A plain
+    /// future rather than a boxed one, since it runs for every request of the router.
+    pub struct RateLimitHeadersFuture<F> {
+        #[pin]
+        inner: F,
+        slot: HeaderSlot,
+    }
+}
+
+impl<F> Future for RateLimitHeadersFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        if let Some(status) = this.slot.take() {
+            insert_rate_limit_headers(response.headers_mut(), &status);
+        }
+        Poll::Ready(Ok(response))
     }
 }

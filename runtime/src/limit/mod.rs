@@ -27,7 +27,7 @@ mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 
-pub use headers::{RateLimitHeaders, RateLimitHeadersLayer};
+pub use headers::{RateLimitHeaders, RateLimitHeadersFuture, RateLimitHeadersLayer};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{RedisLimiter, RedisLimiterError};
