@@ -134,6 +134,23 @@ fn verification(c: &mut Criterion) {
                     }
                 })
             });
+            // And rendered into the response the client gets: what a flood of bad keys costs
+            // the server beyond the check.
+            group.bench_function(
+                "malformed key (bad checksum), polled once, into a response",
+                |b| {
+                    b.iter(|| {
+                        let rejection =
+                            std::pin::pin!(gate.verify_for(black_box(&malformed), required));
+                        match rejection.poll(&mut context) {
+                            std::task::Poll::Ready(Err(rejection)) => {
+                                black_box(axum::response::IntoResponse::into_response(rejection))
+                            }
+                            _ => unreachable!("a malformed key is refused at once"),
+                        }
+                    })
+                },
+            );
             assert_eq!(
                 store.fetches.load(Ordering::Relaxed),
                 before,

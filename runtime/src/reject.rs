@@ -45,8 +45,9 @@
 //! [`limit`]: crate::limit
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -167,6 +168,50 @@ impl RejectionKind {
     }
 }
 
+/// The RFC 9457 problem document for `kind`.
+fn problem_of(kind: &RejectionKind) -> serde_json::Value {
+    let code = kind.code();
+    let mut problem = serde_json::json!({
+        "type": format!("https://docs.rs/keygate/latest/keygate/reject/index.html#{code}"),
+        "title": kind.title(),
+        "status": kind.status().as_u16(),
+        "detail": kind.detail(),
+        "code": code,
+    });
+    if let RejectionKind::InsufficientScope { required, mode } = kind {
+        problem["required_scopes"] = serde_json::json!(required);
+        problem["scope_match"] = serde_json::json!(mode);
+    }
+    if let RejectionKind::RateLimited(status) = kind {
+        problem["retry_after"] = serde_json::json!(status.retry_after_seconds());
+    }
+    problem
+}
+
+/// The problem body of a rejection that carries nothing of its own (everything but
+/// `insufficient_scope` and `rate_limited`), rendered at first use and shared after.
+fn fixed_body(kind: &RejectionKind) -> Option<Bytes> {
+    const FIXED: [RejectionKind; 8] = [
+        RejectionKind::Missing,
+        RejectionKind::Invalid,
+        RejectionKind::Expired,
+        RejectionKind::Revoked,
+        RejectionKind::Ambiguous,
+        RejectionKind::StoreUnavailable,
+        RejectionKind::HttpsRequired,
+        RejectionKind::RateLimiterUnavailable,
+    ];
+    static BODIES: OnceLock<Vec<Bytes>> = OnceLock::new();
+    let index = FIXED.iter().position(|fixed| fixed == kind)?;
+    let bodies = BODIES.get_or_init(|| {
+        FIXED
+            .iter()
+            .map(|kind| Bytes::from(problem_of(kind).to_string()))
+            .collect()
+    });
+    bodies.get(index).cloned()
+}
+
 /// A function that renders rejections, set once with
 /// [`KeyGateBuilder::render_rejection`](crate::KeyGateBuilder::render_rejection).
 pub(crate) type RenderFn = dyn Fn(&Rejection) -> Response + Send + Sync + 'static;
@@ -254,26 +299,16 @@ impl Rejection {
     /// # }
     /// ```
     pub fn problem(&self) -> serde_json::Value {
-        let code = self.code();
-        let mut problem = serde_json::json!({
-            "type": format!("https://docs.rs/keygate/latest/keygate/reject/index.html#{code}"),
-            "title": self.kind.title(),
-            "status": self.status().as_u16(),
-            "detail": self.kind.detail(),
-            "code": code,
-        });
-        if let RejectionKind::InsufficientScope { required, mode } = &self.kind {
-            problem["required_scopes"] = serde_json::json!(required);
-            problem["scope_match"] = serde_json::json!(mode);
-        }
-        if let RejectionKind::RateLimited(status) = &self.kind {
-            problem["retry_after"] = serde_json::json!(status.retry_after_seconds());
-        }
-        problem
+        problem_of(&self.kind)
     }
 
     fn default_response(&self) -> Response {
-        let body = self.problem().to_string();
+        // Most rejections say the same thing every time: their bodies are rendered once per
+        // process and shared. That is the path a flood of bad keys takes.
+        let body = match fixed_body(&self.kind) {
+            Some(body) => body,
+            None => Bytes::from(self.problem().to_string()),
+        };
         (
             [(
                 header::CONTENT_TYPE,
