@@ -17,6 +17,7 @@ use crate::usage::Usage;
 mod builder;
 mod error;
 mod lifecycle;
+mod upgrade;
 mod verify;
 
 pub use builder::{ConfigError, KeyGateBuilder};

@@ -53,6 +53,8 @@ mod feed;
 mod meta;
 mod migrate;
 mod row;
+#[cfg(feature = "sqlite")]
+mod sqlite_file;
 mod store;
 #[cfg(feature = "sqlite")]
 mod watch;

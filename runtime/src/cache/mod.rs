@@ -15,6 +15,14 @@ use crate::store::{
     Announcement, ChangeFeed, ChangeOutcome, FeedSink, KeyChange, KeyStore, StoreError,
 };
 
+mod follow;
+mod known;
+mod miss;
+
+use follow::hear;
+use known::{Budget, KnownIds};
+use miss::{Miss, unshare};
+
 /// A cache in front of a [`KeyStore`], so most verifications never reach the database.
 ///
 /// - A found record is kept for a short time (default 10 seconds).
@@ -71,47 +79,6 @@ pub struct CachedStore<S> {
     doubts: Budget,
 }
 
-/// At most `per_second` takes in each whole second since `started`: the second and the count so
-/// far, in one atomic word.
-struct Budget {
-    per_second: u32,
-    started: std::time::Instant,
-    state: AtomicU64,
-}
-
-impl Budget {
-    fn new(per_second: u32) -> Self {
-        Budget {
-            per_second,
-            started: std::time::Instant::now(),
-            state: AtomicU64::new(0),
-        }
-    }
-
-    fn take(&self) -> bool {
-        let second = self.started.elapsed().as_secs() & 0xffff_ffff;
-        let mut seen = self.state.load(Ordering::Relaxed);
-        loop {
-            let (at, count) = (seen >> 32, seen & 0xffff_ffff);
-            let next = if at == second {
-                if count >= u64::from(self.per_second) {
-                    return false;
-                }
-                seen + 1
-            } else {
-                (second << 32) | 1
-            };
-            match self
-                .state
-                .compare_exchange_weak(seen, next, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return true,
-                Err(actual) => seen = actual,
-            }
-        }
-    }
-}
-
 /// The cache's contents: what lookups read, and what announcements invalidate.
 struct Held {
     /// Found records. Two caches with a fixed time-to-live each, rather than one with
@@ -131,49 +98,6 @@ struct Held {
     epoch: AtomicU64,
     /// Every id the store holds, when the store announces its changes.
     ids: KnownIds,
-}
-
-/// Fingerprints of every key id the store holds: 8 bytes a key, not the ids. A fingerprint is a
-/// hash under a key chosen at random when the cache is built, so nobody can aim an unknown id at a
-/// known one's fingerprint; a chance match costs only the query the set exists to save.
-///
-/// The set only grows (an announcement does not say whether a key was added or deleted, and a
-/// deleted id costs just a query); it is complete from the moment a full listing, started after
-/// the feed began listening, is merged in, until the feed is lost.
-struct KnownIds {
-    enabled: bool,
-    complete: AtomicBool,
-    /// Moves at every `Lost` and `Listening`: a listing started before the last one does not
-    /// mark the set complete.
-    generation: AtomicU64,
-    seed: foldhash::fast::RandomState,
-    set: RwLock<HashSet<u64, foldhash::fast::RandomState>>,
-}
-
-impl KnownIds {
-    fn fingerprint(&self, key_id: &str) -> u64 {
-        self.seed.hash_one(key_id)
-    }
-
-    fn add(&self, key_id: &str) {
-        if self.enabled {
-            let fingerprint = self.fingerprint(key_id);
-            self.set
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(fingerprint);
-        }
-    }
-
-    /// Whether the store surely lacks `key_id`.
-    fn surely_unknown(&self, key_id: &str) -> bool {
-        self.complete.load(Ordering::Acquire)
-            && !self
-                .set
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .contains(&self.fingerprint(key_id))
-    }
 }
 
 impl Held {
@@ -389,101 +313,6 @@ impl<S: KeyStore> CachedStore<S> {
             }
             Err(miss) => Err(unshare(miss)),
         }
-    }
-}
-
-/// Acts on one announcement of the store's feed.
-fn hear<S: KeyStore>(held: &Arc<Held>, inner: &Weak<S>, announcement: Announcement) {
-    match announcement {
-        Announcement::Changed(key_id) => {
-            // Added before the entries go: a lookup that follows must not be refused as unknown.
-            held.ids.add(&key_id);
-            held.invalidate(&key_id);
-        }
-        Announcement::Lost => {
-            held.ids.complete.store(false, Ordering::Release);
-            held.ids.generation.fetch_add(1, Ordering::AcqRel);
-            held.invalidate_all();
-        }
-        Announcement::Listening => {
-            held.ids.complete.store(false, Ordering::Release);
-            let generation = held.ids.generation.fetch_add(1, Ordering::AcqRel) + 1;
-            held.invalidate_all();
-            if let Some(inner) = inner.upgrade().filter(|_| held.ids.enabled) {
-                tokio::spawn(learn_ids(inner, Arc::downgrade(held), generation));
-            }
-        }
-    }
-}
-
-/// Lists every key id the store holds into the known set, and marks the set complete if the
-/// feed has listened without a break since this listing began. Ids created meanwhile are
-/// announced, and added by [`hear`].
-async fn learn_ids<S: KeyStore>(inner: Arc<S>, held: Weak<Held>, generation: u64) {
-    let ids = inner.key_ids().await;
-    // Neither the store nor the contents are kept alive by a listing the cache no longer needs.
-    drop(inner);
-    let Some(held) = held.upgrade() else {
-        return;
-    };
-    let ids = match ids {
-        Ok(ids) => ids,
-        Err(error) => {
-            // The set stays incomplete, so unknown ids are asked of the store as usual.
-            tracing::warn!(
-                target: "keygate",
-                %error,
-                "could not list key ids; unknown ids are looked up in the store until the next \
-                 time the change feed starts listening"
-            );
-            return;
-        }
-    };
-    let known = &held.ids;
-    {
-        let mut set = known.set.write().unwrap_or_else(PoisonError::into_inner);
-        set.reserve(ids.len());
-        set.extend(ids.iter().map(|id| known.fingerprint(id)));
-    }
-    if known.generation.load(Ordering::Acquire) == generation {
-        known.complete.store(true, Ordering::Release);
-    }
-}
-
-/// Why a shared lookup produced no record.
-#[derive(Debug)]
-enum Miss {
-    Unknown,
-    Store(StoreError),
-}
-
-/// A store error shared by every request that waited on the same miss.
-#[derive(Debug)]
-struct Shared(Arc<Miss>);
-
-impl fmt::Display for Shared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &*self.0 {
-            Miss::Store(error) => fmt::Display::fmt(error, f),
-            Miss::Unknown => f.write_str("unknown key id"),
-        }
-    }
-}
-
-impl std::error::Error for Shared {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &*self.0 {
-            Miss::Store(error) => std::error::Error::source(error),
-            Miss::Unknown => None,
-        }
-    }
-}
-
-fn unshare(miss: Arc<Miss>) -> StoreError {
-    match &*miss {
-        Miss::Store(StoreError::Duplicate(id)) => StoreError::Duplicate(id.clone()),
-        Miss::Store(StoreError::Corrupt(what)) => StoreError::Corrupt(what.clone()),
-        _ => StoreError::unavailable(Shared(miss)),
     }
 }
 
