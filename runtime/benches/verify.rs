@@ -13,11 +13,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use hmac::{Hmac, Mac};
 use keygate::limit::{RateLimit, RateLimiter};
 use keygate::record::KeyFilter;
 use keygate::scope::Requirement;
 use keygate::store::{ChangeOutcome, KeyChange, KeyStore, StoreError};
 use keygate::{KeyGate, KeyRecord, MemoryStore, NewKey};
+use sha2::Sha256;
 use time::OffsetDateTime;
 use tokio::runtime::Runtime;
 
@@ -85,6 +87,18 @@ fn verification(c: &mut Criterion) {
                 .iter(|| async { black_box(gate.verify_for(black_box(&key), required).await) })
         });
         if n == 1_000 {
+            // The floor: the HMAC-SHA-256 of the same secret under the same pepper, keyed once as
+            // the gate keys it. The valid-key row's ratio to this one travels across machines.
+            let secret = key.split('_').nth(3).expect("secret and checksum");
+            let secret = secret[..secret.len() - 6].to_owned();
+            let keyed = <Hmac<Sha256> as Mac>::new_from_slice(b"bench pepper").expect("any length");
+            group.bench_function("bare HMAC-SHA-256 of the secret (the floor)", |b| {
+                b.iter(|| {
+                    let mut mac = keyed.clone();
+                    mac.update(black_box(secret.as_bytes()));
+                    black_box(mac.finalize().into_bytes())
+                })
+            });
             limited_rows(
                 &rt,
                 &mut group,

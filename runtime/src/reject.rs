@@ -352,35 +352,36 @@ static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// the key stands (`r` remaining, `t` seconds until its budget is whole). They name the policy
 /// `default` and carry no partition key: nothing derived from the key is sent back.
 pub(crate) fn insert_rate_limit_headers(headers: &mut HeaderMap, status: &RateLimitStatus) {
-    use std::io::Write as _;
-
     let limit = status.limit();
-    // Written straight into the bytes the header value keeps: one allocation each, on the path of
-    // every admitted request of a limited key.
-    let value = |write: &dyn Fn(&mut Vec<u8>) -> std::io::Result<()>| {
-        let mut text = Vec::with_capacity(40);
-        write(&mut text).ok()?;
-        HeaderValue::from_maybe_shared(axum::body::Bytes::from(text)).ok()
-    };
-    let policy = value(&|out| {
-        write!(
-            out,
-            "\"default\";q={};w={}",
-            limit.requests(),
-            limit.period().as_secs()
-        )
-    });
-    let state = value(&|out| {
-        write!(
-            out,
-            "\"default\";r={};t={}",
-            status.remaining(),
-            status.reset_seconds()
-        )
-    });
+    let policy = parameters(
+        b"q",
+        u64::from(limit.requests()),
+        b"w",
+        limit.period().as_secs(),
+    );
+    let state = parameters(b"r", status.remaining(), b"t", status.reset_seconds());
     // Digits, quotes, `;` and `=` only: always a valid header value.
-    if let (Some(policy), Some(state)) = (policy, state) {
+    if let (Ok(policy), Ok(state)) = (
+        HeaderValue::from_maybe_shared(policy),
+        HeaderValue::from_maybe_shared(state),
+    ) {
         headers.insert(RATELIMIT_POLICY.clone(), policy);
         headers.insert(RATELIMIT.clone(), state);
     }
+}
+
+/// `"default";<a>=<x>;<b>=<y>`, written straight into the bytes the header value keeps: one
+/// allocation and no formatting machinery, on the path of every admitted request of a limited key.
+fn parameters(a: &[u8], x: u64, b: &[u8], y: u64) -> axum::body::Bytes {
+    let mut digits = itoa::Buffer::new();
+    let mut text = Vec::with_capacity(48);
+    text.extend_from_slice(b"\"default\";");
+    text.extend_from_slice(a);
+    text.push(b'=');
+    text.extend_from_slice(digits.format(x).as_bytes());
+    text.push(b';');
+    text.extend_from_slice(b);
+    text.push(b'=');
+    text.extend_from_slice(digits.format(y).as_bytes());
+    text.into()
 }
