@@ -47,7 +47,7 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -309,14 +309,14 @@ impl Rejection {
             Some(body) => body,
             None => Bytes::from(self.problem().to_string()),
         };
-        (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/problem+json"),
-            )],
-            body,
-        )
-            .into_response()
+        // Built directly rather than through `(headers, body).into_response()`, which would set
+        // `application/octet-stream` first and then replace it: one header insert, not two.
+        let mut response = Response::new(Body::from(body));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
     }
 }
 
@@ -329,7 +329,10 @@ impl IntoResponse for Rejection {
         *response.status_mut() = self.status();
         if self.status() == StatusCode::UNAUTHORIZED {
             let headers = response.headers_mut();
-            headers.remove(header::WWW_AUTHENTICATE);
+            // Only a hook's response can hold challenges of its own; the default has none.
+            if self.rendering.hook.is_some() {
+                headers.remove(header::WWW_AUTHENTICATE);
+            }
             for challenge in &self.rendering.challenges {
                 headers.append(header::WWW_AUTHENTICATE, challenge.clone());
             }
