@@ -37,7 +37,11 @@ use crate::scope::granted_covers;
 /// }
 /// ```
 #[derive(Clone)]
-pub struct ApiKey(pub(crate) Arc<KeyRecord>);
+pub struct ApiKey(pub(crate) Arc<KeyRecord>, pub(crate) GateId);
+
+/// Which [`KeyGate`](crate::KeyGate) verified an [`ApiKey`]: a gate trusts an identity already in
+/// a request only if it verified it itself.
+pub(crate) type GateId = u64;
 
 impl ApiKey {
     /// The public key id.

@@ -50,7 +50,7 @@ pub struct KeyGate {
 
 pub(crate) struct Inner {
     /// Tells this gate's verifications from another gate's in one request.
-    pub(crate) id: u64,
+    pub(crate) id: crate::identity::GateId,
     pub(crate) prefix: Box<str>,
     pub(crate) sources: Sources,
     pub(crate) hasher: SecretHasher,

@@ -34,13 +34,6 @@ impl<'a> Failure<'a> {
     }
 }
 
-/// The identity a gate verified for a request, tagged with that gate.
-#[derive(Clone)]
-struct VerifiedBy {
-    gate: u64,
-    key: ApiKey,
-}
-
 impl KeyGate {
     /// Verifies a key given as text (from a command line, a message queue, a test): format,
     /// checksum, lookup, secret, state, and the key's rate limit, which it spends as a request
@@ -139,7 +132,7 @@ impl KeyGate {
                 });
             }
         }
-        let key = ApiKey(record);
+        let key = ApiKey(record, self.inner.id);
         self.authorize(&key, requirement)
             .map_err(|kind| Failure::new(kind, id))?;
         // Last: only a request that would otherwise be admitted spends the key's budget.
@@ -170,13 +163,13 @@ impl KeyGate {
 
     /// The identity this gate already verified for the request, if any. An `ApiKey` that another
     /// gate verified (a route layer of a second `KeyGate` in front of the handler, say) is not
-    /// trusted: each gate vouches only for its own keys.
+    /// trusted: each gate vouches only for its own keys. Only keygate makes an `ApiKey`, and
+    /// always tagged with the gate that verified it.
     fn verified_here<'p>(&self, parts: &'p Parts) -> Option<&'p ApiKey> {
         parts
             .extensions
-            .get::<VerifiedBy>()
-            .filter(|verified| verified.gate == self.inner.id)
-            .map(|verified| &verified.key)
+            .get::<ApiKey>()
+            .filter(|key| key.1 == self.inner.id)
     }
 
     /// Checks an already verified identity against a requirement.
@@ -241,11 +234,8 @@ impl KeyGate {
         match result {
             Ok((key, status)) => {
                 log_decision(parts, Some(key.key_id()), None, &Ok(()));
-                parts.extensions.insert(VerifiedBy {
-                    gate: self.inner.id,
-                    key: key.clone(),
-                });
-                // Also as a plain `ApiKey`, for handlers that read the extension directly.
+                // One extension, tagged with this gate: it tells a later extractor of this gate
+                // that the request is verified, and handlers may read it directly.
                 parts.extensions.insert(key.clone());
                 Ok((key, status))
             }
