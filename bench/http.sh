@@ -276,6 +276,6 @@ done
 
 cp "$CSV" "$OUT/http.csv"
 python3 "$BENCH_DIR/summarize.py" "$CSV" \
-    "wrk -t$THREADS -c$CONNS -d$DURATION, $BLOCKS A B B A blocks, server and wrk each pinned to one core; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')" \
+    "wrk -t$THREADS -c$CONNS -d$DURATION, BLOCKS=$BLOCKS (A B B A), server and wrk each pinned to one core; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')" \
     | tee "$OUT/http-$RUN_ID.md"
 log "raw rows: $CSV; logs: $RUN"
