@@ -179,8 +179,7 @@ fn table(
     for row in &rows {
         let c = &row.counts;
         total.add(c);
-        writeln!(
-            out,
+        let line = format!(
             "{:<width$}  {:>9}  {:>9}  {:>9}  {:>12}  {}",
             bucket.label(row.start),
             c.admitted,
@@ -188,7 +187,8 @@ fn table(
             c.rate_limited,
             c.wrong_secret,
             bar(c.total(), max),
-        )?;
+        );
+        writeln!(out, "{}", line.trim_end())?;
     }
     writeln!(
         out,
