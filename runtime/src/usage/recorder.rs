@@ -60,6 +60,9 @@ impl Tally {
 
 type Keys = HashMap<Box<str>, Tally, RandomState>;
 
+/// A batch for the store: counts per key and hour, and each key's latest admission.
+type Batch = (Vec<(String, UsageHour)>, Vec<(String, OffsetDateTime)>);
+
 /// Pending counters of the keys that hash to this shard, per hour (usually one or two hours).
 /// Aligned to its own cache lines, so cores working on neighbouring shards do not contend.
 #[derive(Default)]
@@ -201,7 +204,7 @@ impl Recorder {
     }
 
     /// Takes every pending counter out, as rows to add and last-used times to write.
-    fn take(&self) -> (Vec<(String, UsageHour)>, Vec<(String, OffsetDateTime)>) {
+    fn take(&self) -> Batch {
         let mut counts = Vec::new();
         let mut last_used: HashMap<String, i64> = HashMap::new();
         for shard in &self.shards {
