@@ -58,6 +58,8 @@ pub(crate) enum KeysCommand {
     SetLimit(SetLimitArgs),
     /// Read a key on stdin and say whether it is valid, with its key id and scopes.
     Verify,
+    /// Show a key's usage per hour or day: admitted requests and refusals, with a bar chart.
+    Usage(UsageArgs),
 }
 
 #[derive(Debug, Args)]
@@ -124,4 +126,27 @@ pub(crate) struct SetLimitArgs {
     /// The limit, such as 100/min or 10/s burst 20 (quote it: it has spaces), or `none`.
     #[arg(allow_hyphen_values = true)]
     pub(crate) limit: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UsageArgs {
+    /// The public key id.
+    pub(crate) key_id: String,
+    /// How far back: 24h, 7d, 90d.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "7d",
+        allow_hyphen_values = true
+    )]
+    pub(crate) since: String,
+    /// One row per hour (the default up to 2 days back).
+    #[arg(long, conflicts_with = "daily")]
+    pub(crate) hourly: bool,
+    /// One row per day, UTC (the default beyond 2 days back).
+    #[arg(long)]
+    pub(crate) daily: bool,
+    /// Print JSON (only hours or days with use) instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
 }

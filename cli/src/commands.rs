@@ -33,6 +33,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Keys(KeysCommand::Rotate(args)) => rotate(&database, args).await,
         Command::Keys(KeysCommand::SetLimit(args)) => set_limit(&database, args).await,
         Command::Keys(KeysCommand::Verify) => verify(&database).await,
+        Command::Keys(KeysCommand::Usage(args)) => crate::usage::run(&database, args).await,
     }
 }
 

@@ -8,10 +8,12 @@
 //! keygate keys revoke <KEY_ID>
 //! keygate keys rotate <KEY_ID> --grace 24h
 //! keygate keys verify            # reads a key on stdin
+//! keygate keys usage <KEY_ID> [--since 7d] [--hourly|--daily] [--json]
 //! ```
 //!
 //! `args` holds what the command line accepts, `commands` one function per subcommand,
-//! `database` how the key database is reached, and `output` everything printed.
+//! `database` how the key database is reached, `output` everything printed, and `usage` the
+//! usage report (its command and its table).
 
 #![forbid(unsafe_code)]
 
@@ -19,6 +21,7 @@ mod args;
 mod commands;
 mod database;
 mod output;
+mod usage;
 
 use std::process::ExitCode;
 

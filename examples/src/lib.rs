@@ -9,6 +9,7 @@
 //! | `GET /whoami` | any valid key |
 //! | `POST /admin/keys`, `GET /admin/keys` | scope `admin`: create (the key is shown once), list |
 //! | `POST /admin/keys/{id}/rotate`, `DELETE /admin/keys/{id}` | scope `admin`: rotate, revoke |
+//! | `GET /admin/keys/{id}/usage?since=7d` | scope `admin`: the key's usage per hour |
 //! | `GET /openapi.json` | public: the OpenAPI 3.1 document, with keygate's security |
 //! | `POST /security/leaked-keys` | signed by GitHub: secret scanning reports leaked keys, which are revoked ([`leaks`]) |
 //!

@@ -6,6 +6,9 @@
 //! difference is what the in-process limiter adds. With `--features redis` and
 //! `KEYGATE_TEST_REDIS_URL` set, a third row does the same with the limits in Redis.
 //!
+//! A row without usage counting (`record_usage(false)`) next to the first: the difference is what
+//! counting adds to an admitted request.
+//!
 //! `cargo bench -p keygate --bench verify`
 
 use std::hint::black_box;
@@ -49,13 +52,15 @@ impl KeyStore for Counting {
     }
 }
 
-/// A gate holding `n` keys, and the text of one of them (picked from the middle).
-fn gate_with(rt: &Runtime, n: usize) -> (KeyGate, Arc<Counting>, String) {
+/// A gate holding `n` keys, and the text of one of them (picked from the middle). `record`: whether
+/// it counts usage and last-used times.
+fn gate_with(rt: &Runtime, n: usize, record: bool) -> (KeyGate, Arc<Counting>, String) {
     let store = Arc::new(Counting::default());
     let gate = KeyGate::builder()
         .prefix("acme_live")
         .pepper("bench pepper")
         .store(store.clone())
+        .record_usage(record)
         .build();
     let key = rt.block_on(async {
         let mut chosen = String::new();
@@ -81,7 +86,7 @@ fn verification(c: &mut Criterion) {
     let required = Requirement::all(&["items:read"]);
     let mut group = c.benchmark_group("verify");
     for n in [1_000, 1_000_000] {
-        let (gate, _store, key) = gate_with(&rt, n);
+        let (gate, _store, key) = gate_with(&rt, n, true);
         group.bench_function(format!("valid key, {n} keys in MemoryStore"), |b| {
             b.to_async(&rt)
                 .iter(|| async { black_box(gate.verify_for(black_box(&key), required).await) })
@@ -99,6 +104,16 @@ fn verification(c: &mut Criterion) {
                     black_box(mac.finalize().into_bytes())
                 })
             });
+            // The same without usage counting: the difference is what counting costs a request.
+            let (quiet, _, quiet_key) = gate_with(&rt, n, false);
+            group.bench_function(
+                format!("valid key, {n} keys in MemoryStore, usage not recorded"),
+                |b| {
+                    b.to_async(&rt).iter(|| async {
+                        black_box(quiet.verify_for(black_box(&quiet_key), required).await)
+                    })
+                },
+            );
             limited_rows(
                 &rt,
                 &mut group,

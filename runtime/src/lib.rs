@@ -94,7 +94,7 @@ pub mod sql;
 pub mod store;
 #[cfg(feature = "test-util")]
 mod testing;
-mod usage;
+pub mod usage;
 mod view;
 
 #[cfg(feature = "cache")]

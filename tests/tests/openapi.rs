@@ -286,6 +286,13 @@ async fn the_admin_routes_document_every_answer_and_rule() {
             "200", "400", "401", "403", "404", "409", "413", "415", "422", "429", "503"
         ]
     );
+    assert_eq!(
+        statuses("get", "/admin/keys/{id}/usage"),
+        ["200", "400", "401", "403", "404", "429", "503"]
+    );
+    let hour = &doc["components"]["schemas"]["UsageHour"]["properties"];
+    assert_eq!(hour["hour"]["format"], "date-time");
+    assert_eq!(hour["wrong_secret"]["minimum"], 0);
     let set_limit = &doc["components"]["schemas"]["SetRateLimitRequest"];
     assert_eq!(set_limit["required"], serde_json::json!(["rate_limit"]));
     assert_eq!(set_limit["additionalProperties"], false);

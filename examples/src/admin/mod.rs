@@ -1,11 +1,12 @@
-//! Key administration over HTTP, scope `admin`: create, list, rotate and revoke keys, and set
-//! their rate limits.
+//! Key administration over HTTP, scope `admin`: create, list, rotate and revoke keys, set their
+//! rate limits, and read their usage history.
 //!
 //! Bad input (malformed JSON, an invalid scope or name, a zero or absurd duration, an unknown key
 //! id) is answered with a 4xx `application/problem+json` document carrying a `code`, and nothing
 //! is written.
 
 mod types;
+mod usage;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -23,6 +24,7 @@ use crate::AppState;
 pub use crate::problem::ApiError as AdminError;
 use keygate::require_api_key;
 pub use types::{CreateKeyRequest, CreatedKeyView, ListQuery, RotateRequest, SetRateLimitRequest};
+pub use usage::UsageQuery;
 
 /// The admin routes, with their OpenAPI operations.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -31,6 +33,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(rotate_key))
         .routes(routes!(revoke_key))
         .routes(routes!(set_rate_limit))
+        .routes(routes!(usage::key_usage))
 }
 
 /// Refuses grants the calling key does not itself hold: a key never mints a key broader than

@@ -14,6 +14,7 @@ use crate::record::{KeyFilter, KeyRecord};
 use crate::store::{
     Announcement, ChangeFeed, ChangeOutcome, FeedSink, KeyChange, KeyStore, StoreError,
 };
+use crate::usage::UsageHour;
 
 mod follow;
 mod known;
@@ -371,6 +372,17 @@ impl<S: KeyStore> KeyStore for CachedStore<S> {
     /// one for up to the time-to-live.
     async fn record_last_used(&self, uses: &[(String, OffsetDateTime)]) -> Result<(), StoreError> {
         self.inner.record_last_used(uses).await
+    }
+
+    // Usage history is not cached: it is read rarely, by people, and must be current.
+    async fn record_usage(&self, counts: &[(String, UsageHour)]) -> Result<(), StoreError> {
+        self.inner.record_usage(counts).await
+    }
+    async fn usage(&self, id: &str, since: OffsetDateTime) -> Result<Vec<UsageHour>, StoreError> {
+        self.inner.usage(id, since).await
+    }
+    async fn prune_usage(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        self.inner.prune_usage(before).await
     }
 
     /// `None`: the cache runs its store's feed itself; a cache in front of this one sees every

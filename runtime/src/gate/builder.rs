@@ -31,6 +31,8 @@ pub struct KeyGateBuilder {
     hook: Option<Box<RenderFn>>,
     store: Option<Arc<dyn DynStore>>,
     flush_interval: Duration,
+    usage_retention: Duration,
+    record_usage: bool,
     declared: Option<&'static [DeclaredScope]>,
     https: Option<RequireHttps>,
     limiter: RateLimiter,
@@ -161,9 +163,31 @@ impl KeyGateBuilder {
         self
     }
 
-    /// How often last-used times are written to the store. Default 5 seconds.
+    /// How often last-used times and usage counts are written to the store. Default 5 seconds.
     pub fn usage_flush_interval(mut self, every: Duration) -> Self {
         self.flush_interval = every;
+        self
+    }
+
+    /// How long usage history ([`KeyGate::usage`]) is kept: the usage writer removes older hours
+    /// from the store, at most once an hour. Default 90 days; at least one hour.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use keygate::KeyGate;
+    ///
+    /// let gate = KeyGate::builder().usage_retention(Duration::from_secs(30 * 86_400)).build();
+    /// # let _ = gate;
+    /// ```
+    pub fn usage_retention(mut self, keep: Duration) -> Self {
+        self.usage_retention = keep;
+        self
+    }
+
+    /// Whether last-used times and usage history are recorded. Default on. Off, the gate writes
+    /// nothing to the store when it admits or refuses a request.
+    pub fn record_usage(mut self, record: bool) -> Self {
+        self.record_usage = record;
         self
     }
 
@@ -256,6 +280,11 @@ impl KeyGateBuilder {
                 "strict_pepper needs a pepper: without one no stored hash could be accepted".into(),
             ));
         }
+        if self.usage_retention < Duration::from_secs(3600) {
+            return Err(ConfigError(
+                "usage_retention must be at least one hour: usage is kept per hour".into(),
+            ));
+        }
         if let Some(https) = &self.https {
             https.validate()?;
         }
@@ -274,7 +303,12 @@ impl KeyGateBuilder {
                 hasher,
                 strict_pepper: self.strict_pepper,
                 upgrading: Default::default(),
-                usage: Usage::new(store.clone(), self.flush_interval),
+                usage: Usage::new(
+                    store.clone(),
+                    self.flush_interval,
+                    self.usage_retention,
+                    self.record_usage,
+                ),
                 store,
                 rendering: Arc::new(Rendering {
                     challenges,
@@ -317,6 +351,8 @@ impl KeyGate {
             hook: None,
             store: None,
             flush_interval: Duration::from_secs(5),
+            usage_retention: Duration::from_secs(90 * 86_400),
+            record_usage: true,
             declared: None,
             https: None,
             limiter: RateLimiter::in_process(),

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use axum::http::HeaderName;
+use time::OffsetDateTime;
 
 use crate::credentials::Sources;
 use crate::declared::DeclaredScope;
@@ -12,7 +13,7 @@ use crate::hash::SecretHasher;
 use crate::limit::{RateLimit, RateLimiter};
 use crate::reject::{Rejection, RejectionKind, Rendering};
 use crate::store::{DynStore, StoreError};
-use crate::usage::Usage;
+use crate::usage::{Usage, UsageHour};
 
 mod builder;
 mod error;
@@ -127,9 +128,48 @@ impl KeyGate {
         Rejection::new(kind, self.inner.rendering.clone())
     }
 
-    /// Writes pending last-used times to the store now. Call it on graceful shutdown; otherwise
-    /// keygate writes them every few seconds.
+    /// Writes pending last-used times and usage counts to the store now. Call it on graceful
+    /// shutdown; otherwise keygate writes them every few seconds. If it fails, nothing is lost:
+    /// the counts are kept for the next attempt.
     pub async fn flush_usage(&self) -> Result<(), StoreError> {
         self.inner.usage.flush().await
+    }
+
+    /// The usage history of a key from the hour holding `since` on, oldest first: per UTC hour,
+    /// requests admitted and refused by kind (see [`UsageHour`]). Hours without use have no row.
+    ///
+    /// This gate's pending counts are written first (as by [`flush_usage`](Self::flush_usage)),
+    /// so a request it just answered is included; other instances' counts arrive with their next
+    /// flush. Fails with [`KeyError::NotFound`] for an unknown key id.
+    ///
+    /// ```
+    /// use keygate::{KeyGate, NewKey};
+    /// use keygate::scope::Requirement;
+    /// use time::{Duration, OffsetDateTime};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let gate = KeyGate::builder().build();
+    /// let created = gate.create_key(NewKey::new("ci").scopes(["items:read"])).await.unwrap();
+    /// let key = created.key.expose();
+    /// gate.verify_for(key, Requirement::all(&["items:read"])).await.unwrap();
+    /// gate.verify_for(key, Requirement::all(&["admin"])).await.unwrap_err();
+    ///
+    /// let day_ago = OffsetDateTime::now_utc() - Duration::days(1);
+    /// let hours = gate.usage(&created.record.key_id, day_ago).await.unwrap();
+    /// assert_eq!((hours[0].admitted, hours[0].insufficient_scope), (1, 1));
+    /// assert!(gate.usage("nosuchkey000", day_ago).await.is_err());
+    /// # }
+    /// ```
+    pub async fn usage(
+        &self,
+        key_id: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<UsageHour>, KeyError> {
+        // Without pruning: a reader may not know the service's retention.
+        self.inner.usage.flush_pending().await?;
+        if self.inner.store.fetch(key_id).await?.is_none() {
+            return Err(KeyError::NotFound(key_id.to_owned()));
+        }
+        Ok(self.inner.store.usage(key_id, since).await?)
     }
 }

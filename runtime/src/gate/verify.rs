@@ -15,13 +15,16 @@ use crate::limit::{HeaderSlot, RateLimitStatus, Unavailable};
 use crate::record::KeyState;
 use crate::reject::{Rejection, RejectionKind};
 use crate::scope::Requirement;
+use crate::usage::UsageKind;
 
 /// A failed check, with the key id when the key was well-formed (the id is public; it goes into
-/// the decision's log event), and for a revoked key the kind of its revocation reason.
+/// the decision's log event), for a revoked key the kind of its revocation reason, and whether
+/// the id exists but the secret was wrong (counted in the key's usage history).
 struct Failure<'a> {
     kind: RejectionKind,
     key_id: Option<&'a str>,
     revocation: Option<String>,
+    wrong_secret: bool,
 }
 
 impl<'a> Failure<'a> {
@@ -30,7 +33,19 @@ impl<'a> Failure<'a> {
             kind,
             key_id,
             revocation: None,
+            wrong_secret: false,
         }
+    }
+
+    /// How this refusal counts in the key's usage history, if it does.
+    fn usage(&self) -> Option<(&'a str, UsageKind)> {
+        let kind = match self.kind {
+            RejectionKind::InsufficientScope { .. } => UsageKind::InsufficientScope,
+            RejectionKind::RateLimited(_) => UsageKind::RateLimited,
+            _ if self.wrong_secret => UsageKind::WrongSecret,
+            _ => return None,
+        };
+        Some((self.key_id?, kind))
     }
 }
 
@@ -71,12 +86,36 @@ impl KeyGate {
     }
 
     /// The whole check of one presented key, without logging: the key, and where it stands
-    /// against its rate limit if it has one.
+    /// against its rate limit if it has one. Counted in the key's usage history.
     async fn check<'k>(
         &self,
         presented: &'k str,
         requirement: Requirement<'_>,
     ) -> Result<(ApiKey, Option<RateLimitStatus>), Failure<'k>> {
+        match self.check_uncounted(presented, requirement).await {
+            Ok((key, status, now)) => {
+                self.inner
+                    .usage
+                    .record(key.key_id(), UsageKind::Admitted, now);
+                Ok((key, status))
+            }
+            Err(failure) => {
+                if let Some((key_id, kind)) = failure.usage() {
+                    self.inner
+                        .usage
+                        .record(key_id, kind, OffsetDateTime::now_utc());
+                }
+                Err(failure)
+            }
+        }
+    }
+
+    /// [`check`](Self::check), not counted, and with the moment of the check.
+    async fn check_uncounted<'k>(
+        &self,
+        presented: &'k str,
+        requirement: Requirement<'_>,
+    ) -> Result<(ApiKey, Option<RateLimitStatus>, OffsetDateTime), Failure<'k>> {
         if presented.is_empty() {
             return Err(Failure::new(RejectionKind::Missing, None));
         }
@@ -109,7 +148,12 @@ impl KeyGate {
                     self.upgrade_hash(parsed.key_id, &record.hash, parsed.secret);
                 }
             }
-            Some(false) => return Err(Failure::new(RejectionKind::Invalid, id)),
+            Some(false) => {
+                return Err(Failure {
+                    wrong_secret: true,
+                    ..Failure::new(RejectionKind::Invalid, id)
+                });
+            }
             None => {
                 tracing::error!(
                     target: "keygate",
@@ -140,8 +184,7 @@ impl KeyGate {
             .spend(&key, wall)
             .await
             .map_err(|kind| Failure::new(kind, id))?;
-        self.inner.usage.record(parsed.key_id, now);
-        Ok((key, status))
+        Ok((key, status, now))
     }
 
     /// Spends one request of the key's rate limit (its own, else the gate's default). A key with
@@ -270,7 +313,8 @@ impl KeyGate {
     }
 
     /// Revokes a key that came over plain HTTP, when the gate is set to: only if it verifies, so
-    /// a made-up key naming someone else's public id revokes nothing.
+    /// a made-up key naming someone else's public id revokes nothing. Not counted as a use: the
+    /// request is refused.
     async fn revoke_exposed(&self, presented: &str) {
         if !self
             .inner
@@ -280,7 +324,10 @@ impl KeyGate {
         {
             return;
         }
-        let Ok((key, _)) = self.check(presented.trim(), Requirement::NONE).await else {
+        let Ok((key, ..)) = self
+            .check_uncounted(presented.trim(), Requirement::NONE)
+            .await
+        else {
             return;
         };
         match self.revoke_key(key.key_id()).await {

@@ -77,6 +77,11 @@ const MIGRATIONS: &[(i64, &str, Sql)] = &[
             "../../migrations/0004_keygate_revocation_reason.sql"
         )),
     ),
+    (
+        5,
+        "keygate usage",
+        Sql::Both(include_str!("../../migrations/0005_keygate_usage.sql")),
+    ),
 ];
 
 /// The embedded migrations for one database, as a sqlx migration source.

@@ -56,6 +56,7 @@ mod row;
 #[cfg(feature = "sqlite")]
 mod sqlite_file;
 mod store;
+mod usage;
 #[cfg(feature = "sqlite")]
 mod watch;
 

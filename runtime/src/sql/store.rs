@@ -8,6 +8,7 @@ use super::row::{COLUMNS, INSERT, KeyRow, bind_record, json, millis};
 use super::{SqlStore, store_error};
 use crate::record::{KeyFilter, KeyRecord};
 use crate::store::{ChangeFeed, ChangeOutcome, KeyChange, KeyStore, StoreError};
+use crate::usage::UsageHour;
 
 /// A failed insert: a taken key id is [`StoreError::Duplicate`], anything else as usual.
 fn insert_error(error: sqlx::Error, key_id: &str) -> StoreError {
@@ -176,6 +177,22 @@ impl KeyStore for SqlStore {
             }
             tx.commit().await.map_err(store_error)
         })
+    }
+
+    async fn record_usage(&self, counts: &[(String, UsageHour)]) -> Result<(), StoreError> {
+        self.add_usage(counts).await
+    }
+
+    async fn usage(
+        &self,
+        key_id: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<UsageHour>, StoreError> {
+        self.usage_since(key_id, since).await
+    }
+
+    async fn prune_usage(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        self.remove_usage_before(before).await
     }
 
     /// PostgreSQL: `LISTEN` on the notifications a trigger sends in each change's transaction.

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::{ChangeOutcome, KeyChange, KeyStore, StoreError};
 use crate::record::{KeyFilter, KeyRecord};
+use crate::usage::UsageHour;
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -31,6 +32,16 @@ pub(crate) trait DynStore: Send + Sync + 'static {
         &'a self,
         uses: &'a [(String, OffsetDateTime)],
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn record_usage<'a>(
+        &'a self,
+        counts: &'a [(String, UsageHour)],
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn usage<'a>(
+        &'a self,
+        key_id: &'a str,
+        since: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<Vec<UsageHour>, StoreError>>;
+    fn prune_usage(&self, before: OffsetDateTime) -> BoxFuture<'_, Result<u64, StoreError>>;
 }
 
 impl<T: KeyStore> DynStore for T {
@@ -61,5 +72,21 @@ impl<T: KeyStore> DynStore for T {
         uses: &'a [(String, OffsetDateTime)],
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(KeyStore::record_last_used(self, uses))
+    }
+    fn record_usage<'a>(
+        &'a self,
+        counts: &'a [(String, UsageHour)],
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(KeyStore::record_usage(self, counts))
+    }
+    fn usage<'a>(
+        &'a self,
+        key_id: &'a str,
+        since: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<Vec<UsageHour>, StoreError>> {
+        Box::pin(KeyStore::usage(self, key_id, since))
+    }
+    fn prune_usage(&self, before: OffsetDateTime) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(KeyStore::prune_usage(self, before))
     }
 }

@@ -1,12 +1,13 @@
 //! [`MemoryStore`]: keys in process memory.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use time::OffsetDateTime;
 
 use super::{ChangeOutcome, KeyChange, KeyStore, StoreError};
 use crate::record::{KeyFilter, KeyRecord};
+use crate::usage::{UsageHour, hour_index};
 
 /// Keys held in process memory: for tests and small services. Lost on restart.
 ///
@@ -23,6 +24,8 @@ use crate::record::{KeyFilter, KeyRecord};
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     records: RwLock<HashMap<String, Arc<KeyRecord>>>,
+    /// Usage hours by key id and hour (hours since the epoch), so one key's are in order.
+    usage: RwLock<BTreeMap<(String, i64), UsageHour>>,
 }
 
 impl MemoryStore {
@@ -97,6 +100,37 @@ impl KeyStore for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    async fn record_usage(&self, counts: &[(String, UsageHour)]) -> Result<(), StoreError> {
+        let mut usage = self.usage.write().unwrap_or_else(PoisonError::into_inner);
+        for (key_id, row) in counts {
+            let hour = hour_index(row.hour);
+            usage
+                .entry((key_id.clone(), hour))
+                .or_insert_with(|| UsageHour::at_index(hour))
+                .add(row);
+        }
+        Ok(())
+    }
+
+    async fn usage(
+        &self,
+        key_id: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<UsageHour>, StoreError> {
+        let usage = self.usage.read().unwrap_or_else(PoisonError::into_inner);
+        let from = (key_id.to_owned(), hour_index(since));
+        let to = (key_id.to_owned(), i64::MAX);
+        Ok(usage.range(from..=to).map(|(_, row)| *row).collect())
+    }
+
+    async fn prune_usage(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let before = hour_index(before);
+        let mut usage = self.usage.write().unwrap_or_else(PoisonError::into_inner);
+        let was = usage.len();
+        usage.retain(|(_, hour), _| *hour >= before);
+        Ok((was - usage.len()) as u64)
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::record::{KeyFilter, KeyRecord};
+use crate::usage::UsageHour;
 
 mod change;
 mod dyn_store;
@@ -93,6 +94,45 @@ pub trait KeyStore: Send + Sync + 'static {
         uses: &[(String, OffsetDateTime)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Adds per-hour usage counts collected since the previous call to those already stored for
+    /// the same key and hour (several instances add to the same rows). All rows are written or
+    /// none: a failed call is retried with the same counts, which must not add up twice.
+    ///
+    /// The default keeps nothing, for a store that cannot hold usage history.
+    fn record_usage(
+        &self,
+        counts: &[(String, UsageHour)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = counts;
+        async { Ok(()) }
+    }
+
+    /// The usage of `key_id` from the hour holding `since` on, oldest first.
+    ///
+    /// The default says the store is unavailable: a store that keeps no usage history cannot
+    /// answer, and an empty history would claim the key was not used.
+    fn usage(
+        &self,
+        key_id: &str,
+        since: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<UsageHour>, StoreError>> + Send {
+        let _ = (key_id, since);
+        async {
+            Err(StoreError::unavailable(
+                "this key store keeps no usage history",
+            ))
+        }
+    }
+
+    /// Removes usage hours starting before `before`; returns how many rows went.
+    fn prune_usage(
+        &self,
+        before: OffsetDateTime,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        let _ = before;
+        async { Ok(0) }
+    }
+
     /// Announcements of changes made to this store by anyone, for caches in front of it: see
     /// [`ChangeFeed`]. `None` (the default) for a store only this process can change, such as
     /// [`MemoryStore`]: a cache in front of it sees every change itself.
@@ -140,6 +180,25 @@ impl<S: KeyStore> KeyStore for Arc<S> {
         uses: &[(String, OffsetDateTime)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         S::record_last_used(self, uses)
+    }
+    fn record_usage(
+        &self,
+        counts: &[(String, UsageHour)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        S::record_usage(self, counts)
+    }
+    fn usage(
+        &self,
+        key_id: &str,
+        since: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<UsageHour>, StoreError>> + Send {
+        S::usage(self, key_id, since)
+    }
+    fn prune_usage(
+        &self,
+        before: OffsetDateTime,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        S::prune_usage(self, before)
     }
     fn changes(&self) -> Option<ChangeFeed> {
         S::changes(self)

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use keygate::record::KeyFilter;
 use keygate::store::{ChangeFeed, ChangeOutcome, KeyChange, KeyStore, StoreError};
+use keygate::usage::UsageHour;
 use keygate::{KeyRecord, SqlStore};
 use sqlx::Connection;
 use time::OffsetDateTime;
@@ -218,6 +219,22 @@ impl<S: KeyStore> KeyStore for Probe<S> {
     async fn record_last_used(&self, uses: &[(String, OffsetDateTime)]) -> Result<(), StoreError> {
         self.check()?;
         self.inner.record_last_used(uses).await
+    }
+    async fn record_usage(&self, counts: &[(String, UsageHour)]) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.record_usage(counts).await
+    }
+    async fn usage(
+        &self,
+        key_id: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<UsageHour>, StoreError> {
+        self.check()?;
+        self.inner.usage(key_id, since).await
+    }
+    async fn prune_usage(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        self.check()?;
+        self.inner.prune_usage(before).await
     }
     fn changes(&self) -> Option<ChangeFeed> {
         self.inner.changes()
