@@ -74,9 +74,9 @@ fn start(dir: &TempDir, vars: &[(&str, &str)]) -> (Running, String, Vec<String>)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut running = Running(command.spawn().unwrap());
-    let stdout = BufReader::new(running.0.stdout.take().unwrap());
+    let mut stdout = BufReader::new(running.0.stdout.take().unwrap()).lines();
     let mut lines = Vec::new();
-    for line in stdout.lines() {
+    for line in stdout.by_ref() {
         let line = line.unwrap();
         let done = line.starts_with("export KEYGATE_LIMITED_KEY=");
         lines.push(line);
@@ -84,6 +84,8 @@ fn start(dir: &TempDir, vars: &[(&str, &str)]) -> (Running, String, Vec<String>)
             break;
         }
     }
+    // Read the rest too: a closed pipe would stop the example at its next line.
+    std::thread::spawn(move || stdout.for_each(drop));
     let addr = lines
         .iter()
         .find_map(|line| line.strip_prefix("keygate example listening on http://"))
