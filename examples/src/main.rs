@@ -1,6 +1,7 @@
 //! `cargo run`: starts the keygate example service and prints keys to call it with.
 //! `cargo run -- --routes`: prints the access table and exits.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 
 use keygate::https::RequireHttps;
@@ -10,7 +11,8 @@ use keygate::store::KeyStore;
 use keygate::{CachedStore, KeyGate, KeyGateBuilder, SqlStore};
 use keygate_example::serve::{serve, tls_config};
 use keygate_example::{
-    AppState, DECLARED_SCOPES, Items, LIMITED_LIMIT, access, app, leaks, mint_demo_keys, openapi,
+    AppState, DECLARED_SCOPES, Items, LIMITED_LIMIT, READ_LIMIT, WRITE_LIMIT, access, app, leaks,
+    mint_demo_keys, openapi,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -33,12 +35,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person watching: a log kept in a file gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
-    let addr: SocketAddr = std::env::var("KEYGATE_ADDR")
-        .unwrap_or_else(|_| "127.0.0.1:3000".to_owned())
-        .parse()
-        .map_err(|e| format!("KEYGATE_ADDR: {e}"))?;
+    let addr = listen_addr().await?;
     let tls = match (env("KEYGATE_TLS_CERT"), env("KEYGATE_TLS_KEY")) {
         (Some(cert), Some(key)) => Some(tls_config(cert.as_ref(), key.as_ref())?),
         (None, None) => None,
@@ -100,7 +101,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        .map_err(|e| format!("KEYGATE_ADDR: cannot listen on {addr}: {e}"))?;
+    // The port the system chose, when asked for port 0.
+    let addr = listener.local_addr().unwrap_or(addr);
 
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("keygate example listening on {scheme}://{addr}");
@@ -120,14 +123,45 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     match keys {
         Some(keys) => {
             println!("Demo keys (shown once; paste these lines into your shell):");
-            println!("export KEYGATE_READ_KEY={}", keys.read);
-            println!("export KEYGATE_WRITE_KEY={}", keys.write);
-            println!("export KEYGATE_ADMIN_KEY={}", keys.admin);
-            println!("export KEYGATE_LIMITED_KEY={}", keys.limited);
+            // What each key may do, as a shell comment the paste ignores.
+            let lines = [
+                (
+                    "READ",
+                    &keys.read,
+                    format!("items:read, rate limit {READ_LIMIT} (a load test stays under it)"),
+                ),
+                (
+                    "WRITE",
+                    &keys.write,
+                    format!("items:read items:write, rate limit {WRITE_LIMIT}"),
+                ),
+                (
+                    "ADMIN",
+                    &keys.admin,
+                    "admin items:*, no rate limit".to_owned(),
+                ),
+                (
+                    "LIMITED",
+                    &keys.limited,
+                    format!("items:read, rate limit {LIMITED_LIMIT}"),
+                ),
+            ];
+            let exports =
+                lines.map(|(name, key, what)| (format!("export KEYGATE_{name}_KEY={key}"), what));
+            let width = exports
+                .iter()
+                .map(|(export, _)| export.len())
+                .max()
+                .unwrap_or(0);
+            for (export, what) in exports {
+                println!("{export:<width$}    # {what}");
+            }
         }
         None => {
             println!("Using the existing key database {shown_url}; its keys are not shown again.");
-            println!("Mint a key with the keygate command line (cargo install --path cli):");
+            println!(
+                "Mint a key with the keygate command line (cargo install --path cli --locked):"
+            );
             let pepper_flag = if pepper().is_some() {
                 format!(" --pepper-env {PEPPER_VAR}")
             } else {
@@ -198,6 +232,34 @@ const PREFIX: &str = "demo";
 
 /// The environment variable holding the pepper mixed into every stored hash.
 const PEPPER_VAR: &str = "KEYGATE_PEPPER";
+
+/// The address to listen on: `KEYGATE_ADDR`, default `127.0.0.1:3000`. A host name with a port
+/// (`localhost:3000`) is resolved, preferring IPv4, which is what `127.0.0.1` users expect.
+async fn listen_addr() -> Result<SocketAddr, String> {
+    let Some(text) = env("KEYGATE_ADDR") else {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], 3000)));
+    };
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let refused = |why: String| {
+        format!(
+            "KEYGATE_ADDR: cannot listen on `{}`: {why}; expected an address and a port such as \
+             127.0.0.1:3000, [::1]:3000, 0.0.0.0:3000 or localhost:3000",
+            text.escape_default()
+        )
+    };
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(text.as_str())
+        .await
+        .map_err(|e| refused(e.to_string()))?
+        .collect();
+    addrs
+        .iter()
+        .find(|addr| addr.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| refused("the name resolves to no address".to_owned()))
+}
 
 /// A variable's value, if set and not empty.
 fn env(name: &str) -> Option<String> {

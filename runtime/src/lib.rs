@@ -92,7 +92,6 @@ pub mod scope;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub mod sql;
 pub mod store;
-#[cfg(feature = "test-util")]
 mod testing;
 pub mod usage;
 mod view;
@@ -118,6 +117,15 @@ pub mod __private {
     pub use crate::extract::Guard;
     pub use crate::scope::{ScopeMatch, ScopeRequirement};
     pub use inventory;
+
+    /// Implemented by no type: the bound of `KeyGate::mint_test_key` when the `test-util`
+    /// feature is off, so that a call names the feature it needs.
+    #[diagnostic::on_unimplemented(
+        message = "`KeyGate::mint_test_key` needs keygate's `test-util` feature",
+        label = "`mint_test_key` is only built with the `test-util` feature",
+        note = "enable it for tests: under `[dev-dependencies]`, write `keygate = {{ ..., features = [\"test-util\"] }}`"
+    )]
+    pub trait MintTestKeyNeedsTheTestUtilFeature {}
 
     /// Satisfied by router states that give keygate its [`KeyGate`](crate::KeyGate). A
     /// handler whose state type is known gets a check against it, and the compiler's note names

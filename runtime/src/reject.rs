@@ -1,7 +1,8 @@
 //! Rejections and how they are rendered: RFC 9457 `application/problem+json` with a stable
 //! `code`, and a `WWW-Authenticate` challenge on every 401.
 //!
-//! Each `type` in a problem document links to the heading of its code below.
+//! Each problem's `type` is [`PROBLEM_TYPES`]`#<code>`: the repository's page of codes, which
+//! says what the headings below say, for the people and programs that receive the problems.
 //!
 //! ### missing_api_key
 //! 401: no key was presented, or an empty one.
@@ -53,6 +54,15 @@ use axum::response::{IntoResponse, Response};
 
 use crate::limit::RateLimitStatus;
 use crate::scope::ScopeMatch;
+
+/// Where problem `type`s point: the repository's `docs/problems.md`, one heading per code. A
+/// problem's `type` is this with `#` and its code, such as `…/docs/problems.md#invalid_api_key`.
+///
+/// ```
+/// assert!(keygate::reject::PROBLEM_TYPES.starts_with("https://github.com/"));
+/// ```
+pub const PROBLEM_TYPES: &str =
+    concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/problems.md");
 
 /// Why a request was not admitted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +182,7 @@ impl RejectionKind {
 fn problem_of(kind: &RejectionKind) -> serde_json::Value {
     let code = kind.code();
     let mut problem = serde_json::json!({
-        "type": format!("https://docs.rs/keygate/latest/keygate/reject/index.html#{code}"),
+        "type": format!("{PROBLEM_TYPES}#{code}"),
         "title": kind.title(),
         "status": kind.status().as_u16(),
         "detail": kind.detail(),

@@ -305,7 +305,16 @@ async fn the_admin_routes_document_every_answer_and_rule() {
     assert_eq!(fields["name"]["minLength"], 1);
     assert_eq!(fields["name"]["maxLength"], keygate::record::MAX_NAME_LEN);
     assert_eq!(fields["owner"]["maxLength"], keygate::record::MAX_OWNER_LEN);
-    assert_eq!(fields["owner"]["default"], "");
+    // Absent, the owner is the calling key's: no fixed default to state.
+    assert_eq!(fields["owner"].get("default"), None);
+    assert!(
+        fields["owner"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("the calling key's owner")),
+        "{}",
+        fields["owner"]
+    );
+    assert_eq!(fields["scopes"]["default"], serde_json::json!([]));
     assert_eq!(fields["scopes"]["maxItems"], keygate::record::MAX_SCOPES);
     let metadata = &fields["metadata"];
     assert_eq!(

@@ -136,8 +136,10 @@ async fn create_key(
 ) -> Result<(StatusCode, Json<CreatedKeyView>), AdminError> {
     let Json(request) = body?;
     may_grant(&gate, &caller, &request.scopes)?;
+    // A key minted without an owner belongs to whoever minted it, not to nobody.
+    let owner = request.owner.unwrap_or_else(|| caller.owner().to_owned());
     let mut new = NewKey::new(request.name)
-        .owner(request.owner)
+        .owner(owner)
         .scopes(request.scopes);
     for (key, value) in request.metadata {
         new = new.metadata(key, value);

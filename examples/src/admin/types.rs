@@ -22,19 +22,19 @@ const CONTROL: &str = r"\u0000-\u001F\u007F-\u009F";
 /// removes), as a regular-expression class body.
 const SPACE: &str = r"\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
 
-/// The body of `POST /admin/keys`. Only `name` is required: `owner` defaults to empty, `scopes`
-/// to none (a key that may call only routes requiring no scope, such as `/whoami`) and
-/// `metadata` to none.
+/// The body of `POST /admin/keys`. Only `name` is required: `owner` defaults to the calling
+/// key's owner, `scopes` to none (least privilege: such a key may call only routes requiring no
+/// scope, such as `/whoami`), `metadata` to none, `expires_in` and `rate_limit` to none.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
     /// A name for the key, such as `ci-deploy`.
     #[schema(schema_with = name_schema)]
     pub name: String,
-    /// Who holds it.
-    #[serde(default)]
+    /// Who holds it; absent: the calling key's owner. `null` is refused, as the schema says.
+    #[serde(default, deserialize_with = "present_string")]
     #[schema(schema_with = owner_schema)]
-    pub owner: String,
+    pub owner: Option<String>,
     /// Scopes to grant.
     #[serde(default)]
     #[schema(schema_with = scopes_schema)]
@@ -53,6 +53,13 @@ pub struct CreateKeyRequest {
     #[serde(default)]
     #[schema(schema_with = optional_rate_limit)]
     pub rate_limit: Option<String>,
+}
+
+/// A string member that, when present, must be a string (not `null`).
+fn present_string<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    String::deserialize(deserializer).map(Some)
 }
 
 /// The body of `PUT /admin/keys/{id}/rate_limit`.
@@ -128,10 +135,9 @@ fn owner_schema() -> Schema {
     text(MAX_OWNER_LEN)
         .description(Some(format!(
             "Who holds the key, such as `team-infra`: at most {MAX_OWNER_LEN} bytes of UTF-8, no \
-             control characters (`invalid_owner`). Absent: empty."
+             control characters (`invalid_owner`). Absent: the calling key's owner."
         )))
         .pattern(Some(format!("^[^{CONTROL}]*$")))
-        .default(Some("".into()))
         .into()
 }
 
@@ -144,7 +150,8 @@ fn scopes_schema() -> Schema {
         .description(Some(format!(
             "Scopes to grant, at most {MAX_SCOPES} (`too_many_scopes`): each a declared scope or \
              a wildcard covering one (`invalid_scope`), and held by the calling key \
-             (`scope_not_held`). Absent: none."
+             (`scope_not_held`). Absent: none, so the key may call only routes that require \
+             no scope (such as `/whoami`)."
         )))
         .default(Some(serde_json::json!([])))
         .into()

@@ -88,7 +88,7 @@ impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let code = self.code();
         let problem = serde_json::json!({
-            "type": format!("https://docs.rs/keygate/latest/keygate/leaks/index.html#{code}"),
+            "type": format!("{}#{code}", crate::reject::PROBLEM_TYPES),
             "title": self.title(),
             "status": self.status().as_u16(),
             "detail": self.detail(),

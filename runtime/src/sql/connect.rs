@@ -141,13 +141,35 @@ impl SqlStoreBuilder {
 
     #[cfg(feature = "sqlite")]
     async fn connect_sqlite(self) -> Result<SqlStore, ConnectError> {
-        use sqlx::Connection;
         use std::str::FromStr;
 
         let options = SqliteConnectOptions::from_str(&self.url)
             .map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
         let in_memory = self.url.contains(":memory:") || self.url.contains("mode=memory");
         let path = options.get_filename().to_owned();
+        let target = format!("SQLite file `{}`", path.display());
+        if !in_memory {
+            // SQLite's own answer would be "unable to open database file", naming nothing.
+            let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
+            if let Some(dir) = dir.filter(|dir| !dir.is_dir()) {
+                let missing = format!("the directory `{}` does not exist", dir.display());
+                return Err(ConnectError::Unreachable(missing.into()).at(&target));
+            }
+        }
+        self.open_sqlite(options, in_memory, path)
+            .await
+            .map_err(|error| error.at(&target))
+    }
+
+    #[cfg(feature = "sqlite")]
+    async fn open_sqlite(
+        self,
+        options: SqliteConnectOptions,
+        in_memory: bool,
+        path: std::path::PathBuf,
+    ) -> Result<SqlStore, ConnectError> {
+        use sqlx::Connection;
+
         if !in_memory && path.exists() {
             check_sqlite_file(&path, &options).await?;
         }
@@ -224,11 +246,25 @@ impl SqlStoreBuilder {
 
     #[cfg(feature = "postgres")]
     async fn connect_postgres(self) -> Result<SqlStore, ConnectError> {
-        use sqlx::Connection;
         use std::str::FromStr;
 
-        let mut options = PgConnectOptions::from_str(&self.url)
+        let options = PgConnectOptions::from_str(&self.url)
             .map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
+        // Host and port only: the URL may hold a password.
+        let target = format!(
+            "PostgreSQL at {}:{}",
+            options.get_host(),
+            options.get_port()
+        );
+        self.open_postgres(options)
+            .await
+            .map_err(|error| error.at(&target))
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn open_postgres(self, mut options: PgConnectOptions) -> Result<SqlStore, ConnectError> {
+        use sqlx::Connection;
+
         let lock_ms = self.lock_timeout.as_millis().max(1).to_string();
         let statement_ms = (self.lock_timeout.as_millis().max(1) * 4).to_string();
         options = options.options([
@@ -294,6 +330,43 @@ impl SqlStoreBuilder {
             schema: Some(schema.into()),
             poll_interval: self.poll_interval,
         })
+    }
+}
+
+impl ConnectError {
+    /// This error, saying which database it is about when it is one of reaching or migrating it.
+    fn at(self, target: &str) -> Self {
+        let at = |source: BoxError| -> BoxError {
+            Box::new(At {
+                target: target.to_owned(),
+                source,
+            })
+        };
+        match self {
+            ConnectError::Unreachable(source) => ConnectError::Unreachable(at(source)),
+            ConnectError::Migrate(source) => ConnectError::Migrate(at(source)),
+            other => other,
+        }
+    }
+}
+
+/// An error about one database, named as a person finds it: a SQLite file's path, or a
+/// PostgreSQL server's host and port.
+#[derive(Debug)]
+struct At {
+    target: String,
+    source: BoxError,
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.target, self.source)
+    }
+}
+
+impl std::error::Error for At {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
     }
 }
 

@@ -4,6 +4,7 @@
 #[path = "../sql_support/mod.rs"]
 mod sql_support;
 
+mod defaults;
 mod lifecycle;
 mod refusals;
 
