@@ -98,6 +98,7 @@ impl Recorder {
             }
             pending.drain().collect()
         };
+        let _timer = crate::metrics::usage_flush(batch.len());
         let result = self.store.record_last_used(&batch).await;
         if result.is_err() {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);

@@ -140,12 +140,12 @@ fn whole_seconds_utc(at: OffsetDateTime) -> OffsetDateTime {
 }
 
 /// RFC 3339 in UTC with whole seconds, also for a view whose fields were set by hand.
-mod rfc3339_seconds {
+pub(crate) mod rfc3339_seconds {
     use serde::{Serializer, ser::Error as _};
     use time::OffsetDateTime;
     use time::format_description::well_known::Rfc3339;
 
-    pub(super) fn serialize<S: Serializer>(
+    pub(crate) fn serialize<S: Serializer>(
         at: &OffsetDateTime,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
@@ -155,11 +155,11 @@ mod rfc3339_seconds {
         serializer.serialize_str(&text)
     }
 
-    pub(super) mod option {
+    pub(crate) mod option {
         use serde::Serializer;
         use time::OffsetDateTime;
 
-        pub(in crate::view) fn serialize<S: Serializer>(
+        pub(crate) fn serialize<S: Serializer>(
             at: &Option<OffsetDateTime>,
             serializer: S,
         ) -> Result<S::Ok, S::Error> {
