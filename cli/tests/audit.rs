@@ -83,9 +83,16 @@ fn listed(url: &str, args: &[&str]) -> BTreeSet<String> {
 
 /// A record as a service would have stored it `age_days` ago, with an expiry `expires_in_days`
 /// from now (`None`: never).
-async fn aged(name: &str, scopes: &[&str], age_days: i64, expires_in_days: Option<i64>) -> KeyRecord {
+async fn aged(
+    name: &str,
+    scopes: &[&str],
+    age_days: i64,
+    expires_in_days: Option<i64>,
+) -> KeyRecord {
     let maker = KeyGate::builder().prefix("demo").build();
-    let new = NewKey::new(name).owner("team-infra").scopes(scopes.iter().copied());
+    let new = NewKey::new(name)
+        .owner("team-infra")
+        .scopes(scopes.iter().copied());
     let mut record = maker.create_key(new).await.unwrap().record;
     let now = OffsetDateTime::now_utc();
     record.created_at = now - Duration::days(age_days);
@@ -99,10 +106,26 @@ async fn audit_scenario(url: &str) {
     assert!(init.status.success(), "{}", stderr(&init));
     let created = run(
         url,
-        &["keys", "create", "--name", "fresh", "--scopes", "items:read", "--expires-in", "30d"],
+        &[
+            "keys",
+            "create",
+            "--name",
+            "fresh",
+            "--scopes",
+            "items:read",
+            "--expires-in",
+            "30d",
+        ],
     );
     assert!(created.status.success(), "{}", stderr(&created));
-    let fresh = stdout(&created).lines().next().unwrap().split('_').nth(1).unwrap().to_owned();
+    let fresh = stdout(&created)
+        .lines()
+        .next()
+        .unwrap()
+        .split('_')
+        .nth(1)
+        .unwrap()
+        .to_owned();
 
     let store = SqlStore::connect(url).await.unwrap();
     let now = OffsetDateTime::now_utc();
@@ -126,7 +149,12 @@ async fn audit_scenario(url: &str) {
 
     // Text: a summary, then each key with a line per finding saying what to do.
     let audit = run(url, &["keys", "audit"]);
-    assert_eq!(audit.status.code(), Some(1), "findings exit 1: {}", stderr(&audit));
+    assert_eq!(
+        audit.status.code(),
+        Some(1),
+        "findings exit 1: {}",
+        stderr(&audit)
+    );
     let text = stdout(&audit);
     let first = text.lines().next().unwrap();
     assert_eq!(
@@ -147,19 +175,46 @@ async fn audit_scenario(url: &str) {
             .unwrap_or_else(|| panic!("{key} has no {kind}: {text}"))
             .to_string()
     };
-    assert!(text.contains(&format!("{ghost} (ghost, owner team-infra)")), "{text}");
+    assert!(
+        text.contains(&format!("{ghost} (ghost, owner team-infra)")),
+        "{text}"
+    );
     let never = line(&ghost, "never_used");
-    assert!(never.contains("never used since it was created 120 days ago"), "{never}");
-    assert!(never.contains(&format!("keygate keys revoke {ghost}")), "{never}");
-    assert!(line(&stale, "unused").contains("not used for 100 days"), "{text}");
+    assert!(
+        never.contains("never used since it was created 120 days ago"),
+        "{never}"
+    );
+    assert!(
+        never.contains(&format!("keygate keys revoke {ghost}")),
+        "{never}"
+    );
+    assert!(
+        line(&stale, "unused").contains("not used for 100 days"),
+        "{text}"
+    );
     let old = line(&stale, "not_rotated");
-    assert!(old.contains("created 200 days ago and never rotated"), "{old}");
-    assert!(old.contains(&format!("keygate keys rotate {stale} --grace 24h")), "{old}");
+    assert!(
+        old.contains("created 200 days ago and never rotated"),
+        "{old}"
+    );
+    assert!(
+        old.contains(&format!("keygate keys rotate {stale} --grace 24h")),
+        "{old}"
+    );
     let no_expiry = line(&forever, "no_expiry");
-    assert!(no_expiry.contains(&format!("keygate keys set-expiry {forever} 90d")), "{no_expiry}");
-    assert!(line(&forever, "wildcard_scope").contains("`items:*`"), "{text}");
+    assert!(
+        no_expiry.contains(&format!("keygate keys set-expiry {forever} 90d")),
+        "{no_expiry}"
+    );
+    assert!(
+        line(&forever, "wildcard_scope").contains("`items:*`"),
+        "{text}"
+    );
     for quiet in [&fresh, &gone, &lapsed] {
-        assert!(!text.contains(quiet.as_str()), "{quiet} is no finding: {text}");
+        assert!(
+            !text.contains(quiet.as_str()),
+            "{quiet} is no finding: {text}"
+        );
     }
 
     // JSON: the same report for programs.
@@ -176,7 +231,9 @@ async fn audit_scenario(url: &str) {
         .iter()
         .map(|key| {
             let kinds = key["findings"].as_array().unwrap().iter();
-            let kinds = kinds.map(|f| f["kind"].as_str().unwrap().to_owned()).collect();
+            let kinds = kinds
+                .map(|f| f["kind"].as_str().unwrap().to_owned())
+                .collect();
             (key["key_id"].as_str().unwrap().to_owned(), kinds)
         })
         .collect();
@@ -191,7 +248,18 @@ async fn audit_scenario(url: &str) {
     assert_eq!(kinds, expected);
 
     // Longer periods: only what no period excuses is left.
-    let lenient = run(url, &["keys", "audit", "--json", "--unused-for", "365d", "--older-than", "365d"]);
+    let lenient = run(
+        url,
+        &[
+            "keys",
+            "audit",
+            "--json",
+            "--unused-for",
+            "365d",
+            "--older-than",
+            "365d",
+        ],
+    );
     assert_eq!(lenient.status.code(), Some(1));
     let report = json(&lenient);
     assert_eq!(report["keys"].as_array().unwrap().len(), 1, "{report}");
@@ -199,13 +267,32 @@ async fn audit_scenario(url: &str) {
 
     // The list filters.
     let set = |ids: &[&String]| ids.iter().map(|id| id.to_string()).collect::<BTreeSet<_>>();
-    assert_eq!(listed(url, &["keys", "list", "--json", "--unused-for", "90d"]), set(&[&ghost, &stale]));
-    assert_eq!(listed(url, &["keys", "list", "--json", "--older-than", "180d"]), set(&[&stale]));
     assert_eq!(
-        listed(url, &["keys", "list", "--json", "--all", "--older-than", "180d"]),
+        listed(url, &["keys", "list", "--json", "--unused-for", "90d"]),
+        set(&[&ghost, &stale])
+    );
+    assert_eq!(
+        listed(url, &["keys", "list", "--json", "--older-than", "180d"]),
+        set(&[&stale])
+    );
+    assert_eq!(
+        listed(
+            url,
+            &["keys", "list", "--json", "--all", "--older-than", "180d"]
+        ),
         set(&[&stale, &gone])
     );
-    let table = stdout(&run(url, &["keys", "list", "--unused-for", "90d", "--older-than", "180d"]));
+    let table = stdout(&run(
+        url,
+        &[
+            "keys",
+            "list",
+            "--unused-for",
+            "90d",
+            "--older-than",
+            "180d",
+        ],
+    ));
     assert!(table.contains(&stale) && !table.contains(&ghost), "{table}");
 
     // Acting on every finding leaves a clean audit.
@@ -218,18 +305,33 @@ async fn audit_scenario(url: &str) {
         assert!(output.status.success(), "{args:?}: {}", stderr(&output));
     }
     let report = json(&run(url, &["keys", "audit", "--json"]));
-    assert_eq!(report["keys"][0]["findings"][0]["kind"], "wildcard_scope", "{report}");
+    assert_eq!(
+        report["keys"][0]["findings"][0]["kind"], "wildcard_scope",
+        "{report}"
+    );
     assert_eq!(report["keys"].as_array().unwrap().len(), 1, "{report}");
-    assert!(run(url, &["keys", "revoke", forever.as_str()]).status.success());
+    assert!(
+        run(url, &["keys", "revoke", forever.as_str()])
+            .status
+            .success()
+    );
     let clean = run(url, &["keys", "audit"]);
     assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
-    assert!(stdout(&clean).ends_with("no findings\n"), "{}", stdout(&clean));
+    assert!(
+        stdout(&clean).ends_with("no findings\n"),
+        "{}",
+        stdout(&clean)
+    );
 
     // What the audit cannot do exits 2, with one line on stderr.
     let bad = run(url, &["keys", "audit", "--unused-for", "soon"]);
     assert_eq!(bad.status.code(), Some(2));
     assert_eq!(stderr(&bad).lines().count(), 1, "{}", stderr(&bad));
-    assert!(stderr(&bad).contains("--unused-for: invalid duration `soon`"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("--unused-for: invalid duration `soon`"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 /// The maximum lifetime, from `--max-lifetime` and from `KEYGATE_MAX_KEY_LIFETIME`.
@@ -237,19 +339,47 @@ fn lifetime_scenario(url: &str) {
     let init = run(url, &["init", "--prefix", "demo"]);
     assert!(init.status.success(), "{}", stderr(&init));
     let count = || listed(url, &["keys", "list", "--all", "--json"]).len();
-    let created = run(url, &["--max-lifetime", "90d", "keys", "create", "--name", "capped"]);
+    let created = run(
+        url,
+        &[
+            "--max-lifetime",
+            "90d",
+            "keys",
+            "create",
+            "--name",
+            "capped",
+        ],
+    );
     assert!(created.status.success(), "{}", stderr(&created));
-    let id = stdout(&created).lines().next().unwrap().split('_').nth(1).unwrap().to_owned();
+    let id = stdout(&created)
+        .lines()
+        .next()
+        .unwrap()
+        .split('_')
+        .nth(1)
+        .unwrap()
+        .to_owned();
     let shown = json(&run(url, &["keys", "show", &id, "--json"]));
     let at = |field: &str| {
-        OffsetDateTime::parse(shown[field].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap()
+        OffsetDateTime::parse(
+            shown[field].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
     };
     let lifetime = at("expires_at") - at("created_at");
-    assert!((lifetime - Duration::days(90)).abs() <= Duration::seconds(1), "{lifetime}");
+    assert!(
+        (lifetime - Duration::days(90)).abs() <= Duration::seconds(1),
+        "{lifetime}"
+    );
 
     let before = count();
     let policy = [("KEYGATE_MAX_KEY_LIFETIME", "90d")];
-    let long = keygate_at(url, &["keys", "create", "--name", "long", "--expires-in", "400d"], &policy);
+    let long = keygate_at(
+        url,
+        &["keys", "create", "--name", "long", "--expires-in", "400d"],
+        &policy,
+    );
     assert_eq!(long.status.code(), Some(1));
     let err = stderr(&long);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -261,13 +391,24 @@ fn lifetime_scenario(url: &str) {
 
     let cleared = keygate_at(url, &["keys", "set-expiry", &id, "none"], &policy);
     assert_eq!(cleared.status.code(), Some(1));
-    assert!(stderr(&cleared).contains("must expire"), "{}", stderr(&cleared));
+    assert!(
+        stderr(&cleared).contains("must expire"),
+        "{}",
+        stderr(&cleared)
+    );
     let shown_again = json(&run(url, &["keys", "show", &id, "--json"]));
-    assert_eq!(shown_again["expires_at"], shown["expires_at"], "the expiry is kept");
+    assert_eq!(
+        shown_again["expires_at"], shown["expires_at"],
+        "the expiry is kept"
+    );
 
     let bad = run(url, &["--max-lifetime", "soon", "keys", "list"]);
     assert_eq!(bad.status.code(), Some(1));
-    assert!(stderr(&bad).contains("--max-lifetime: invalid duration"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("--max-lifetime: invalid duration"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -303,7 +444,10 @@ async fn the_maximum_lifetime_caps_and_refuses_postgres() {
 #[test]
 fn an_audit_that_cannot_reach_its_database_exits_2() {
     let missing = Db::new("audit-missing");
-    for url in [missing.url(), "postgres://nobody@127.0.0.1:1/none".to_owned()] {
+    for url in [
+        missing.url(),
+        "postgres://nobody@127.0.0.1:1/none".to_owned(),
+    ] {
         let output = run(&url, &["keys", "audit"]);
         assert_eq!(output.status.code(), Some(2), "{url}: {}", stderr(&output));
         assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));

@@ -385,7 +385,12 @@ mod tests {
 
         let report = audit(&records, &AuditPolicy::default(), now);
         assert_eq!(
-            (report.audited, report.revoked, report.expired, report.rotated),
+            (
+                report.audited,
+                report.revoked,
+                report.expired,
+                report.rotated
+            ),
             (4, 1, 1, 1)
         );
         assert_eq!(kinds(&report, "fresh"), []);
@@ -430,7 +435,10 @@ mod tests {
         assert_eq!(findings[1]["kind"], "wildcard_scope");
         assert!(findings[1]["found"].as_str().unwrap().contains("`items:*`"));
         let created = json["keys"][0]["created_at"].as_str().unwrap();
-        assert!(created.ends_with('Z') && !created.contains('.'), "{created}");
+        assert!(
+            created.ends_with('Z') && !created.contains('.'),
+            "{created}"
+        );
         assert!(json["keys"][0].get("hash").is_none());
     }
 }

@@ -75,7 +75,9 @@ impl Timer {
 pub(crate) fn decision(outcome: Result<(), &RejectionKind>) {
     #[cfg(feature = "metrics")]
     match outcome {
-        Ok(()) => metrics::counter!(DECISIONS, "outcome" => "admitted", "code" => "ok").increment(1),
+        Ok(()) => {
+            metrics::counter!(DECISIONS, "outcome" => "admitted", "code" => "ok").increment(1)
+        }
         Err(kind) => {
             metrics::counter!(DECISIONS, "outcome" => "refused", "code" => kind.code()).increment(1)
         }

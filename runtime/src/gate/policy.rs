@@ -162,16 +162,32 @@ mod tests {
             message.contains("91d") && message.contains("maximum key lifetime of 90d"),
             "{message}"
         );
-        assert!(gate.list_keys(&Default::default()).await.unwrap().is_empty());
+        assert!(
+            gate.list_keys(&Default::default())
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]
     async fn an_expiry_cannot_be_cleared_or_moved_past_the_limit() {
         let gate = gate(90 * DAY);
-        let id = gate.create_key(NewKey::new("ci")).await.unwrap().record.key_id;
+        let id = gate
+            .create_key(NewKey::new("ci"))
+            .await
+            .unwrap()
+            .record
+            .key_id;
         let cleared = gate.set_key_expiry(&id, None).await.unwrap_err();
         assert!(
-            matches!(cleared, KeyError::LifetimeTooLong { requested: None, .. }),
+            matches!(
+                cleared,
+                KeyError::LifetimeTooLong {
+                    requested: None,
+                    ..
+                }
+            ),
             "{cleared:?}"
         );
         assert!(cleared.to_string().contains("must expire"), "{cleared}");
@@ -194,7 +210,9 @@ mod tests {
         let mut old = before.create_key(NewKey::new("ci")).await.unwrap().record;
         old.key_id = "oldkeyoldkey".into();
         old.created_at -= time::Duration::days(89);
-        crate::store::KeyStore::insert(&store, old.clone()).await.unwrap();
+        crate::store::KeyStore::insert(&store, old.clone())
+            .await
+            .unwrap();
 
         let gate = KeyGate::builder()
             .store(store.clone())
@@ -221,7 +239,10 @@ mod tests {
                 .max_key_lifetime(max)
                 .try_build()
                 .unwrap_err();
-            assert!(error.to_string().contains("maximum key lifetime"), "{error}");
+            assert!(
+                error.to_string().contains("maximum key lifetime"),
+                "{error}"
+            );
         }
     }
 }

@@ -43,7 +43,10 @@ impl<T: KeyStore> DynStore for T {
         Box::pin(metrics::store_call("fetch", KeyStore::fetch(self, key_id)))
     }
     fn insert(&self, record: KeyRecord) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(metrics::store_call("insert", KeyStore::insert(self, record)))
+        Box::pin(metrics::store_call(
+            "insert",
+            KeyStore::insert(self, record),
+        ))
     }
     fn list<'a>(
         &'a self,
@@ -56,12 +59,18 @@ impl<T: KeyStore> DynStore for T {
         key_id: &'a str,
         change: KeyChange,
     ) -> BoxFuture<'a, Result<ChangeOutcome, StoreError>> {
-        Box::pin(metrics::store_call("update", KeyStore::update(self, key_id, change)))
+        Box::pin(metrics::store_call(
+            "update",
+            KeyStore::update(self, key_id, change),
+        ))
     }
     fn record_last_used<'a>(
         &'a self,
         uses: &'a [(String, OffsetDateTime)],
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(metrics::store_call("record_last_used", KeyStore::record_last_used(self, uses)))
+        Box::pin(metrics::store_call(
+            "record_last_used",
+            KeyStore::record_last_used(self, uses),
+        ))
     }
 }
