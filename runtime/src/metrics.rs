@@ -104,17 +104,15 @@ pub(crate) fn cache_entries(entries: impl FnOnce() -> u64) {
 /// `call`, counting its failure in `keygate_store_errors_total{operation}`. Without the feature
 /// it is `call` itself, so the store's future is boxed as it was.
 #[cfg(feature = "metrics")]
-pub(crate) fn store_call<T, E>(
+pub(crate) async fn store_call<T, E>(
     operation: &'static str,
     call: impl Future<Output = Result<T, E>>,
-) -> impl Future<Output = Result<T, E>> {
-    async move {
-        let result = call.await;
-        if result.is_err() {
-            metrics::counter!(STORE_ERRORS, "operation" => operation).increment(1);
-        }
-        result
+) -> Result<T, E> {
+    let result = call.await;
+    if result.is_err() {
+        metrics::counter!(STORE_ERRORS, "operation" => operation).increment(1);
     }
+    result
 }
 
 /// `call`, counting its failure in `keygate_store_errors_total{operation}`. Without the feature

@@ -109,7 +109,7 @@ fn lifetime_message(requested: Option<std::time::Duration>, max: std::time::Dura
 /// or hours with one decimal, so a lifetime measured from a creation time stays readable.
 fn roughly(duration: std::time::Duration) -> String {
     let seconds = duration.as_secs_f64();
-    if duration.as_secs() % 60 == 0 && duration.subsec_nanos() == 0 {
+    if duration.as_secs().is_multiple_of(60) && duration.subsec_nanos() == 0 {
         crate::duration::format_duration(duration)
     } else if seconds >= 86_400.0 {
         format!("{:.1} days", seconds / 86_400.0)
