@@ -2,75 +2,34 @@
 //! maximum key lifetime, through the real binary on SQLite and PostgreSQL. Keys "unused for 100
 //! days" are written through the store API with old timestamps.
 
+#[path = "../support/mod.rs"]
 mod support;
+
+mod lifetime;
+mod postgres;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Output;
 
 use keygate::store::KeyStore;
 use keygate::{KeyGate, KeyRecord, NewKey, SqlStore};
+use lifetime::lifetime_scenario;
+use postgres::PgSchema;
 use serde_json::Value;
-use sqlx::Connection;
 use support::{Db, keygate_at, stderr, stdout};
 use time::{Duration, OffsetDateTime};
 
-const PG_VAR: &str = "KEYGATE_TEST_POSTGRES_URL";
-
-/// A private schema on the test PostgreSQL server, dropped at the end.
-struct PgSchema {
-    base: String,
-    schema: String,
-}
-
-impl PgSchema {
-    async fn create(test: &str) -> Option<PgSchema> {
-        let Some(base) = std::env::var(PG_VAR).ok().filter(|url| !url.is_empty()) else {
-            assert!(
-                std::env::var("KEYGATE_TEST_REQUIRE_SERVICES").as_deref() != Ok("1"),
-                "{test}: {PG_VAR} is unset but KEYGATE_TEST_REQUIRE_SERVICES=1"
-            );
-            eprintln!("{test}: skipped; set {PG_VAR} to run it");
-            return None;
-        };
-        let schema = format!(
-            "kg_cli_{}_{}",
-            std::process::id(),
-            OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000_000
-        );
-        let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        Some(PgSchema { base, schema })
-    }
-
-    /// The URL the command line is given: the server, with the schema as its search path.
-    fn url(&self) -> String {
-        let joiner = if self.base.contains('?') { '&' } else { '?' };
-        format!("{}{joiner}options[search_path]={}", self.base, self.schema)
-    }
-
-    async fn drop_schema(self) {
-        let mut conn = sqlx::PgConnection::connect(&self.base).await.unwrap();
-        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.schema))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    }
-}
-
-fn run(url: &str, args: &[&str]) -> Output {
+pub(crate) fn run(url: &str, args: &[&str]) -> Output {
     keygate_at(url, args, &[])
 }
 
-fn json(output: &Output) -> Value {
+pub(crate) fn json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(output)))
 }
 
 /// The ids in a `keys list --json`.
-fn listed(url: &str, args: &[&str]) -> BTreeSet<String> {
+pub(crate) fn listed(url: &str, args: &[&str]) -> BTreeSet<String> {
     let output = run(url, args);
     assert!(output.status.success(), "{}", stderr(&output));
     json(&output)
@@ -329,83 +288,6 @@ async fn audit_scenario(url: &str) {
     assert_eq!(stderr(&bad).lines().count(), 1, "{}", stderr(&bad));
     assert!(
         stderr(&bad).contains("--unused-for: invalid duration `soon`"),
-        "{}",
-        stderr(&bad)
-    );
-}
-
-/// The maximum lifetime, from `--max-lifetime` and from `KEYGATE_MAX_KEY_LIFETIME`.
-fn lifetime_scenario(url: &str) {
-    let init = run(url, &["init", "--prefix", "demo"]);
-    assert!(init.status.success(), "{}", stderr(&init));
-    let count = || listed(url, &["keys", "list", "--all", "--json"]).len();
-    let created = run(
-        url,
-        &[
-            "--max-lifetime",
-            "90d",
-            "keys",
-            "create",
-            "--name",
-            "capped",
-        ],
-    );
-    assert!(created.status.success(), "{}", stderr(&created));
-    let id = stdout(&created)
-        .lines()
-        .next()
-        .unwrap()
-        .split('_')
-        .nth(1)
-        .unwrap()
-        .to_owned();
-    let shown = json(&run(url, &["keys", "show", &id, "--json"]));
-    let at = |field: &str| {
-        OffsetDateTime::parse(
-            shown[field].as_str().unwrap(),
-            &time::format_description::well_known::Rfc3339,
-        )
-        .unwrap()
-    };
-    let lifetime = at("expires_at") - at("created_at");
-    assert!(
-        (lifetime - Duration::days(90)).abs() <= Duration::seconds(1),
-        "{lifetime}"
-    );
-
-    let before = count();
-    let policy = [("KEYGATE_MAX_KEY_LIFETIME", "90d")];
-    let long = keygate_at(
-        url,
-        &["keys", "create", "--name", "long", "--expires-in", "400d"],
-        &policy,
-    );
-    assert_eq!(long.status.code(), Some(1));
-    let err = stderr(&long);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains("a lifetime of 400d") && err.contains("maximum key lifetime of 90d"),
-        "{err}"
-    );
-    assert_eq!(count(), before, "nothing written");
-
-    let cleared = keygate_at(url, &["keys", "set-expiry", &id, "none"], &policy);
-    assert_eq!(cleared.status.code(), Some(1));
-    assert!(
-        stderr(&cleared).contains("must expire"),
-        "{}",
-        stderr(&cleared)
-    );
-    let shown_again = json(&run(url, &["keys", "show", &id, "--json"]));
-    assert_eq!(
-        shown_again["expires_at"], shown["expires_at"],
-        "the expiry is kept"
-    );
-
-    let bad = run(url, &["--max-lifetime", "soon", "keys", "list"]);
-    assert_eq!(bad.status.code(), Some(1));
-    assert!(
-        stderr(&bad).contains("--max-lifetime: invalid duration"),
         "{}",
         stderr(&bad)
     );
