@@ -30,6 +30,16 @@ pub(crate) struct GlobalOptions {
     /// The key prefix. Default: the one recorded in the database by the service.
     #[arg(long, global = true)]
     pub(crate) prefix: Option<String>,
+    /// The service's maximum key lifetime, such as 90d: new keys get it as their expiry, and a
+    /// longer --expires-in is refused. Default: no limit.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "KEYGATE_MAX_KEY_LIFETIME",
+        global = true,
+        allow_hyphen_values = true
+    )]
+    pub(crate) max_lifetime: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,6 +66,11 @@ pub(crate) enum KeysCommand {
     Rotate(RotateArgs),
     /// Set a key's rate limit (100/min, 10/s burst 20), or `none` to remove it.
     SetLimit(SetLimitArgs),
+    /// Make a key expire after a duration from now (90d), or `none` to remove its expiry.
+    SetExpiry(SetExpiryArgs),
+    /// Point out keys to rotate, revoke or give an expiry. Exit 0: nothing found; 1: findings;
+    /// 2: the audit could not be made.
+    Audit(AuditArgs),
     /// Read a key on stdin and say whether it is valid, with its key id and scopes.
     Verify,
     /// Show a key's usage per hour or day: admitted requests and refusals, with a bar chart.
@@ -90,6 +105,12 @@ pub(crate) struct ListArgs {
     /// Include revoked and expired keys.
     #[arg(long)]
     pub(crate) all: bool,
+    /// Only keys not used for this long (or never, and created this long ago), such as 90d.
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub(crate) unused_for: Option<String>,
+    /// Only keys created at least this long ago, such as 180d.
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub(crate) older_than: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
@@ -147,6 +168,38 @@ pub(crate) struct UsageArgs {
     #[arg(long)]
     pub(crate) daily: bool,
     /// Print JSON (only hours or days with use) instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SetExpiryArgs {
+    /// The public key id.
+    pub(crate) key_id: String,
+    /// How long from now the key keeps working, such as 90d, or `none`.
+    #[arg(allow_hyphen_values = true)]
+    pub(crate) expires_in: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    /// Report keys not used for this long (or never, and created this long ago).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "90d",
+        allow_hyphen_values = true
+    )]
+    pub(crate) unused_for: String,
+    /// Report keys created this long ago and never rotated.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "180d",
+        allow_hyphen_values = true
+    )]
+    pub(crate) older_than: String,
+    /// Print the report as JSON.
     #[arg(long)]
     pub(crate) json: bool,
 }

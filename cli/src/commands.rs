@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use keygate::NewKey;
 use keygate::duration::parse_duration;
+use keygate::hygiene;
 use keygate::limit::RateLimit;
 use keygate::record::{KeyFilter, KeyState, KeyView};
 use keygate::reject::RejectionKind;
@@ -13,7 +14,8 @@ use time::OffsetDateTime;
 
 use crate::Failure;
 use crate::args::{
-    Cli, Command, CreateArgs, KeysCommand, ListArgs, RevokeArgs, RotateArgs, SetLimitArgs, ShowArgs,
+    Cli, Command, CreateArgs, KeysCommand, ListArgs, RevokeArgs, RotateArgs, SetExpiryArgs,
+    SetLimitArgs, ShowArgs,
 };
 use crate::database::{Database, KeyText};
 use crate::output;
@@ -23,6 +25,17 @@ const MAX_KEY_INPUT: u64 = 4096;
 
 /// Runs the command the user asked for.
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    // The audit exits 1 when it finds something, so its own failures need another code.
+    let auditing = matches!(cli.command, Command::Keys(KeysCommand::Audit(_)));
+    let result = run_command(cli).await;
+    if auditing {
+        result.map_err(|failure| failure.exit_code(crate::audit::COULD_NOT_AUDIT))
+    } else {
+        result
+    }
+}
+
+async fn run_command(cli: Cli) -> Result<ExitCode, Failure> {
     let database = Database::from_options(cli.options)?;
     match cli.command {
         Command::Init => init(&database).await,
@@ -32,6 +45,8 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Keys(KeysCommand::Revoke(args)) => revoke(&database, args).await,
         Command::Keys(KeysCommand::Rotate(args)) => rotate(&database, args).await,
         Command::Keys(KeysCommand::SetLimit(args)) => set_limit(&database, args).await,
+        Command::Keys(KeysCommand::SetExpiry(args)) => set_expiry(&database, args).await,
+        Command::Keys(KeysCommand::Audit(args)) => crate::audit::audit(&database, args).await,
         Command::Keys(KeysCommand::Verify) => verify(&database).await,
         Command::Keys(KeysCommand::Usage(args)) => crate::usage::run(&database, args).await,
     }
@@ -79,8 +94,17 @@ async fn create(database: &Database, args: CreateArgs) -> Result<ExitCode, Failu
     Ok(ExitCode::SUCCESS)
 }
 
-/// `keygate keys list`: active keys (all with `--all`), as a table or JSON.
+/// `keygate keys list`: active keys (all with `--all`), as a table or JSON; with
+/// `--unused-for` / `--older-than`, only those unused or old enough.
 async fn list(database: &Database, args: ListArgs) -> Result<ExitCode, Failure> {
+    let period = |flag: &str, text: Option<String>| {
+        text.as_deref()
+            .map(parse_duration)
+            .transpose()
+            .map_err(|e| Failure::new(format!("{flag}: {e}")))
+    };
+    let unused_for = period("--unused-for", args.unused_for)?;
+    let older_than = period("--older-than", args.older_than)?;
     let gate = database.gate(KeyText::Untouched).await?;
     let mut filter = KeyFilter::default();
     if let Some(owner) = args.owner {
@@ -93,6 +117,8 @@ async fn list(database: &Database, args: ListArgs) -> Result<ExitCode, Failure> 
     let now = OffsetDateTime::now_utc();
     let views: Vec<KeyView> = records
         .iter()
+        .filter(|record| unused_for.is_none_or(|p| hygiene::is_unused_for(record, p, now)))
+        .filter(|record| older_than.is_none_or(|p| hygiene::is_older_than(record, p, now)))
         .map(|record| KeyView::at(record, now))
         .collect();
     let mut out = std::io::stdout().lock();
@@ -158,6 +184,18 @@ async fn set_limit(database: &Database, args: SetLimitArgs) -> Result<ExitCode, 
     let gate = database.gate(KeyText::Untouched).await?;
     let record = gate.set_rate_limit(&args.key_id, limit).await?;
     output::limit_set(&mut std::io::stdout().lock(), &KeyView::from(&record))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `keygate keys set-expiry`: makes a key expire a duration from now, or never with `none`.
+async fn set_expiry(database: &Database, args: SetExpiryArgs) -> Result<ExitCode, Failure> {
+    let lifetime = match args.expires_in.trim() {
+        "none" => None,
+        text => Some(parse_duration(text)?),
+    };
+    let gate = database.gate(KeyText::Untouched).await?;
+    let record = gate.set_key_expiry(&args.key_id, lifetime).await?;
+    output::expiry_set(&mut std::io::stdout().lock(), &KeyView::from(&record))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -17,6 +17,7 @@ pub(crate) struct Database {
     url: String,
     pepper: Option<String>,
     prefix: Option<String>,
+    max_lifetime: Option<std::time::Duration>,
 }
 
 /// What a command does with key text, which decides whether it needs the real key prefix.
@@ -56,10 +57,17 @@ impl Database {
             },
             None => None,
         };
+        let max_lifetime = options
+            .max_lifetime
+            .filter(|text| !text.is_empty())
+            .map(|text| keygate::duration::parse_duration(&text))
+            .transpose()
+            .map_err(|e| Failure::new(format!("--max-lifetime: {e}")))?;
         Ok(Database {
             url,
             pepper,
             prefix: options.prefix,
+            max_lifetime,
         })
     }
 
@@ -96,6 +104,9 @@ impl Database {
         }
         if let Some(pepper) = &self.pepper {
             builder = builder.pepper(pepper);
+        }
+        if let Some(max) = self.max_lifetime {
+            builder = builder.max_key_lifetime(max);
         }
         Ok(builder.try_build()?)
     }

@@ -24,7 +24,7 @@ fn steers_terminal(c: char) -> bool {
 }
 
 /// `text` with every character that [`steers_terminal`] written as a Rust escape (`\u{1b}`).
-fn terminal_safe(text: &str) -> Cow<'_, str> {
+pub(crate) fn terminal_safe(text: &str) -> Cow<'_, str> {
     if !text.chars().any(steers_terminal) {
         return Cow::Borrowed(text);
     }
@@ -123,6 +123,16 @@ pub(crate) fn limit_set(out: &mut impl Write, view: &KeyView) -> io::Result<()> 
         "rate limit of {}: {}",
         terminal_safe(&view.key_id),
         rate_limit(view)
+    )
+}
+
+/// A key whose expiry was just set or removed.
+pub(crate) fn expiry_set(out: &mut impl Write, view: &KeyView) -> io::Result<()> {
+    writeln!(
+        out,
+        "{} expires: {}",
+        terminal_safe(&view.key_id),
+        expiry(view.expires_at)
     )
 }
 

@@ -10,6 +10,8 @@
 //! | `POST /admin/keys`, `GET /admin/keys` | scope `admin`: create (the key is shown once), list |
 //! | `POST /admin/keys/{id}/rotate`, `DELETE /admin/keys/{id}` | scope `admin`: rotate, revoke |
 //! | `GET /admin/keys/{id}/usage?since=7d` | scope `admin`: the key's usage per hour |
+//! | `GET /admin/keys/audit` | scope `admin`: keys to rotate, revoke or give an expiry |
+//! | `GET /metrics` | scope `metrics:read`: keygate's metrics in Prometheus text format ([`metrics`]) |
 //! | `GET /openapi.json` | public: the OpenAPI 3.1 document, with keygate's security |
 //! | `POST /security/leaked-keys` | signed by GitHub: secret scanning reports leaked keys, which are revoked ([`leaks`]) |
 //!
@@ -21,6 +23,7 @@
 pub mod access;
 pub mod admin;
 pub mod leaks;
+pub mod metrics;
 pub mod problem;
 pub mod serve;
 
@@ -115,6 +118,7 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .routes(routes!(list_items, create_item))
         .routes(routes!(delete_item))
         .routes(routes!(whoami))
+        .routes(routes!(metrics::metrics))
         .merge(admin::router())
         .split_for_parts()
 }
@@ -130,8 +134,9 @@ pub fn openapi(gate: &KeyGate) -> OpenApi {
     doc
 }
 
-/// Builds the service's router.
+/// Builds the service's router, and installs the metrics recorder if none is.
 pub fn app(state: AppState) -> Router {
+    metrics::install();
     let (router, _) = routes();
     let doc = Json(openapi(&state.gate));
     // Rate-limit headers on admitted responses of limited keys (429s carry them anyway).
@@ -249,6 +254,8 @@ pub struct DemoKeys {
     pub admin: String,
     /// `items:read`, limited to [`LIMITED_LIMIT`]: a loop of `curl`s sees `429`s.
     pub limited: String,
+    /// `metrics:read` only: what a Prometheus scraper holds.
+    pub metrics: String,
 }
 
 /// The read key's rate limit.
@@ -282,5 +289,6 @@ pub async fn mint_demo_keys(gate: &KeyGate) -> Result<DemoKeys, KeyError> {
         .await?,
         admin: mint("demo-admin", &["admin", "items:*"], None).await?,
         limited: mint("demo-limited", &["items:read"], Some(LIMITED_LIMIT)).await?,
+        metrics: mint("demo-metrics", &["metrics:read"], None).await?,
     })
 }

@@ -26,7 +26,7 @@ async fn main() {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::args().skip(1).any(|arg| arg == "--routes") {
-        let gate = gate_builder().build();
+        let gate = gate_builder()?.build();
         print!("{}", access::render(&access::table(&openapi(&gate))));
         return Ok(());
     }
@@ -70,7 +70,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // The command line refuses the scopes this service refuses.
     store.record_declared_scopes(DECLARED_SCOPES).await?;
     let fresh = store.list(&KeyFilter::default()).await?.is_empty();
-    let mut builder = gate_builder()
+    let mut builder = gate_builder()?
         .require_https(https)
         .store(CachedStore::new(store));
     // Several instances share each key's budget through Redis; one alone counts in process.
@@ -145,6 +145,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                     &keys.limited,
                     format!("items:read, rate limit {LIMITED_LIMIT}"),
                 ),
+                (
+                    "METRICS",
+                    &keys.metrics,
+                    "metrics:read only: what a Prometheus scraper holds".to_owned(),
+                ),
             ];
             let exports =
                 lines.map(|(name, key, what)| (format!("export KEYGATE_{name}_KEY={key}"), what));
@@ -189,6 +194,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("{curl} -X DELETE {base}/items/1 -H \"X-API-Key: $KEYGATE_ADMIN_KEY\" -i");
     println!("{curl} {base}/whoami -H \"X-API-Key: $KEYGATE_READ_KEY\"");
     println!("{curl} {base}/items -i    # 401 missing_api_key");
+    println!(
+        "{curl} {base}/metrics -H \"X-API-Key: $KEYGATE_METRICS_KEY\"    # Prometheus text: keygate_decisions_total, ..."
+    );
+    println!(
+        "{curl} '{base}/admin/keys/audit?unused_for=30d' -H \"X-API-Key: $KEYGATE_ADMIN_KEY\"    # keys to rotate, revoke or give an expiry"
+    );
     println!();
     println!(
         "Secret scanning reports are received at POST {base}{} (keys from {}).",
@@ -201,6 +212,15 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{curl} -i {base}/items -H \"X-API-Key: $KEYGATE_LIMITED_KEY\"    # Retry-After, RateLimit-Policy and RateLimit headers"
     );
+    match gate.max_key_lifetime() {
+        Some(max) => println!(
+            "Keys live at most {} ({MAX_LIFETIME_VAR}); longer lifetimes are refused.",
+            keygate::duration::format_duration(max)
+        ),
+        None => println!(
+            "Keys live until revoked unless given an expiry; set {MAX_LIFETIME_VAR}=90d to cap them."
+        ),
+    }
     match &redis_url {
         Some(_) => println!(
             "Rate limits are shared through Redis ($KEYGATE_REDIS_URL); KEYGATE_REDIS_FAIL_MODE=closed refuses requests (503) while it is unreachable."
@@ -288,14 +308,22 @@ fn pepper() -> Option<String> {
     std::env::var(PEPPER_VAR).ok().filter(|p| !p.is_empty())
 }
 
-fn gate_builder() -> KeyGateBuilder {
-    let builder = KeyGate::builder()
+/// The environment variable holding the maximum key lifetime, such as `90d`.
+const MAX_LIFETIME_VAR: &str = "KEYGATE_MAX_KEY_LIFETIME";
+
+fn gate_builder() -> Result<KeyGateBuilder, String> {
+    let mut builder = KeyGate::builder()
         .prefix(PREFIX)
         .declared_scopes(DECLARED_SCOPES);
-    match pepper() {
-        Some(pepper) => builder.pepper(pepper),
-        None => builder,
+    if let Some(pepper) = pepper() {
+        builder = builder.pepper(pepper);
     }
+    if let Some(max) = env(MAX_LIFETIME_VAR) {
+        let max = keygate::duration::parse_duration(&max)
+            .map_err(|e| format!("{MAX_LIFETIME_VAR}: {e}"))?;
+        builder = builder.max_key_lifetime(max);
+    }
+    Ok(builder)
 }
 
 /// Ctrl-C, or SIGTERM (how containers and service managers stop a process).

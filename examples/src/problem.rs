@@ -53,6 +53,9 @@ impl From<KeyError> for ApiError {
                 },
             ),
             KeyError::InvalidDuration(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_duration"),
+            KeyError::LifetimeTooLong { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "lifetime_too_long")
+            }
             KeyError::NotFound(_) => (StatusCode::NOT_FOUND, "key_not_found"),
             KeyError::Revoked(_) => (StatusCode::CONFLICT, "key_revoked"),
             KeyError::Rotated(_) => (StatusCode::CONFLICT, "key_rotated"),

@@ -127,6 +127,21 @@ pub fn grant_problem(grant: &str) -> Option<String> {
     }
 }
 
+/// Whether `grant` is a wildcard: `*` (every scope) or a scope followed by `:*` (every scope
+/// below it). Such a grant also covers scopes added to the service later.
+///
+/// ```
+/// use keygate_grammar::is_wildcard_grant;
+///
+/// assert!(is_wildcard_grant("*"));
+/// assert!(is_wildcard_grant("items:*"));
+/// assert!(!is_wildcard_grant("items:read"));
+/// assert!(!is_wildcard_grant("items*"), "not a valid grant, so not a wildcard");
+/// ```
+pub fn is_wildcard_grant(grant: &str) -> bool {
+    is_valid_grant(grant) && (grant == "*" || wildcard_stem(grant).is_some())
+}
+
 /// `items` for the grant `items:*`; `None` for anything else (`*` included).
 fn wildcard_stem(grant: &str) -> Option<&str> {
     grant.strip_suffix(":*").filter(|stem| !stem.is_empty())

@@ -67,6 +67,28 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     Ok(duration)
 }
 
+/// Writes a duration the way [`parse_duration`] reads it, in the largest unit that divides it
+/// exactly (days before weeks, as policies are usually said in days): `90d`, `36h`, `90s`.
+/// Fractions of a second are dropped.
+///
+/// ```
+/// use std::time::Duration;
+/// use keygate::duration::{format_duration, parse_duration};
+///
+/// assert_eq!(format_duration(Duration::from_secs(90 * 86_400)), "90d");
+/// assert_eq!(format_duration(Duration::from_secs(36 * 3_600)), "36h");
+/// assert_eq!(parse_duration(&format_duration(Duration::from_secs(150))), Ok(Duration::from_secs(150)));
+/// ```
+pub fn format_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if seconds >= size && seconds.is_multiple_of(size) {
+            return format!("{}{unit}", seconds / size);
+        }
+    }
+    format!("{seconds}s")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,6 +56,7 @@
 //! | [`limit`] | per-key rate limits, the in-process and Redis limiters, the headers layer |
 //! | [`reject`] | rejection kinds, codes and their rendering |
 //! | [`audit`] | which handlers the attribute protects |
+//! | [`hygiene`] | which keys to rotate, revoke or give an expiry |
 //! | `openapi` | security schemes in a utoipa document (feature `utoipa`) |
 //! | `leaks` | the GitHub secret scanning endpoint: reported keys revoke themselves (feature `secret-scanning`) |
 //! | [`hash`], [`duration`] | stored hashes; durations such as `90d` |
@@ -75,6 +76,7 @@ pub mod extract;
 pub mod gate;
 pub mod hash;
 pub mod https;
+pub mod hygiene;
 mod identity;
 mod key_format;
 pub mod layer;
@@ -82,6 +84,7 @@ pub mod layer;
 #[cfg_attr(docsrs, doc(cfg(feature = "secret-scanning")))]
 pub mod leaks;
 pub mod limit;
+mod metrics;
 #[cfg(feature = "utoipa")]
 #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
 pub mod openapi;

@@ -7,7 +7,7 @@
 
 pub use crate::declared::DeclaredScope;
 pub use keygate_grammar::{
-    grant_includes, grant_problem, is_valid_grant, is_valid_scope, scope_problem,
+    grant_includes, grant_problem, is_valid_grant, is_valid_scope, is_wildcard_grant, scope_problem,
 };
 
 pub(crate) use keygate_grammar::grant_covers;

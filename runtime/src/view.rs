@@ -155,11 +155,11 @@ pub(crate) mod rfc3339_seconds {
         serializer.serialize_str(&text)
     }
 
-    pub(super) mod option {
+    pub(crate) mod option {
         use serde::Serializer;
         use time::OffsetDateTime;
 
-        pub(in crate::view) fn serialize<S: Serializer>(
+        pub(crate) fn serialize<S: Serializer>(
             at: &Option<OffsetDateTime>,
             serializer: S,
         ) -> Result<S::Ok, S::Error> {

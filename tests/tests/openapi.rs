@@ -268,7 +268,11 @@ async fn the_admin_routes_document_every_answer_and_rule() {
     );
     assert_eq!(
         statuses("get", "/admin/keys"),
-        ["200", "400", "401", "403", "429", "503"]
+        ["200", "400", "401", "403", "422", "429", "503"]
+    );
+    assert_eq!(
+        statuses("get", "/admin/keys/audit"),
+        ["200", "400", "401", "403", "422", "429", "503"]
     );
     assert_eq!(
         statuses("post", "/admin/keys/{id}/rotate"),
@@ -332,7 +336,15 @@ async fn the_admin_routes_document_every_answer_and_rule() {
     // Every grant the example's declared scopes allow, and no other.
     assert_eq!(
         fields["scopes"]["items"]["enum"],
-        serde_json::json!(["*", "admin", "items:*", "items:read", "items:write"])
+        serde_json::json!([
+            "*",
+            "admin",
+            "items:*",
+            "items:read",
+            "items:write",
+            "metrics:*",
+            "metrics:read"
+        ])
     );
     let duration = &fields["expires_in"]["anyOf"][0]["pattern"];
     assert!(duration.as_str().unwrap().contains("36500)d"), "{duration}");

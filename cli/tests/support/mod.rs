@@ -98,3 +98,15 @@ pub fn create(db: &Db, args: &[&str]) -> (String, String) {
     let id = key.split('_').nth(1).unwrap().to_owned();
     (key, id)
 }
+
+/// Runs the binary on the database at `url`, with extra environment variables.
+pub fn keygate_at(url: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_keygate"))
+        .args(args)
+        .env("KEYGATE_DATABASE_URL", url)
+        .env_remove("KEYGATE_MAX_KEY_LIFETIME")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run keygate")
+}

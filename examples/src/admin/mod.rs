@@ -1,10 +1,11 @@
 //! Key administration over HTTP, scope `admin`: create, list, rotate and revoke keys, set their
-//! rate limits, and read their usage history.
+//! rate limits, read their usage history, and audit them (`audit`).
 //!
 //! Bad input (malformed JSON, an invalid scope or name, a zero or absurd duration, an unknown key
 //! id) is answered with a 4xx `application/problem+json` document carrying a `code`, and nothing
 //! is written.
 
+mod audit;
 mod types;
 mod usage;
 
@@ -14,6 +15,7 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, Que
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use keygate::duration::parse_duration;
+use keygate::hygiene;
 use keygate::limit::RateLimit;
 use keygate::record::{KeyFilter, KeyState, KeyView};
 use keygate::{ApiKey, KeyGate, NewKey};
@@ -22,6 +24,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 pub use crate::problem::ApiError as AdminError;
+pub use audit::AuditQuery;
 use keygate::require_api_key;
 pub use types::{CreateKeyRequest, CreatedKeyView, ListQuery, RotateRequest, SetRateLimitRequest};
 pub use usage::UsageQuery;
@@ -30,6 +33,9 @@ pub use usage::UsageQuery;
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_key, list_keys))
+        // A static segment wins over `{id}` in axum's router, so `audit` is never taken for a
+        // key id, whatever the order here.
+        .routes(routes!(audit::audit_keys))
         .routes(routes!(rotate_key))
         .routes(routes!(revoke_key))
         .routes(routes!(set_rate_limit))
@@ -125,7 +131,7 @@ fn rate_limit(text: Option<&str>) -> Result<Option<RateLimit>, AdminError> {
         (status = 403, description = "The calling key lacks `admin` (`insufficient_scope`), or a requested scope (`scope_not_held`)"),
         (status = 413, description = "The body is over 2 MB (`malformed_request`)"),
         (status = 415, description = "The body is not declared `application/json` (`malformed_request`)"),
-        (status = 422, description = "The body is not a creation request (`malformed_request`: a missing or unknown field, a wrong type); or a field breaks its rule: `invalid_name`, `invalid_owner`, `invalid_scope`, `too_many_scopes`, `invalid_metadata`, `invalid_duration`, `invalid_rate_limit`")
+        (status = 422, description = "The body is not a creation request (`malformed_request`: a missing or unknown field, a wrong type); or a field breaks its rule: `invalid_name`, `invalid_owner`, `invalid_scope`, `too_many_scopes`, `invalid_metadata`, `invalid_duration`, `invalid_rate_limit`, or `lifetime_too_long` (longer than the service's maximum key lifetime)")
     )
 )]
 #[require_api_key(scopes = "admin")]
@@ -160,7 +166,8 @@ async fn create_key(
     params(ListQuery),
     responses(
         (status = 200, description = "Keys, oldest first; never secrets", body = Vec<KeyView>),
-        (status = 400, description = "A query parameter repeated, unknown to `all`'s type, or malformed (`malformed_request`)")
+        (status = 400, description = "A query parameter repeated, unknown to `all`'s type, or malformed (`malformed_request`)"),
+        (status = 422, description = "`unused_for` or `older_than` breaks the duration rule (`invalid_duration`)")
     )
 )]
 #[require_api_key(scopes = "admin")]
@@ -176,8 +183,18 @@ async fn list_keys(
     if !query.all {
         filter = filter.state(KeyState::Active);
     }
+    let unused_for = duration(query.unused_for.as_deref())?;
+    let older_than = duration(query.older_than.as_deref())?;
     let records = gate.list_keys(&filter).await?;
-    Ok(Json(records.iter().map(KeyView::from).collect()))
+    let now = time::OffsetDateTime::now_utc();
+    Ok(Json(
+        records
+            .iter()
+            .filter(|record| unused_for.is_none_or(|p| hygiene::is_unused_for(record, p, now)))
+            .filter(|record| older_than.is_none_or(|p| hygiene::is_older_than(record, p, now)))
+            .map(|record| KeyView::at(record, now))
+            .collect(),
+    ))
 }
 
 #[utoipa::path(

@@ -91,6 +91,12 @@ pub struct ListQuery {
     /// Include revoked and expired keys.
     #[serde(default)]
     pub all: bool,
+    /// Only keys not used for this long (or never, and created this long ago), such as `90d`.
+    #[param(value_type = Option<String>, example = "90d")]
+    pub unused_for: Option<String>,
+    /// Only keys created at least this long ago, such as `180d`.
+    #[param(value_type = Option<String>, example = "180d")]
+    pub older_than: Option<String>,
 }
 
 /// A key just created or rotated in: the key text, shown this once, and its record.

@@ -37,6 +37,7 @@ pub struct KeyGateBuilder {
     https: Option<RequireHttps>,
     limiter: RateLimiter,
     default_rate_limit: Option<RateLimit>,
+    max_lifetime: Option<Duration>,
 }
 
 impl fmt::Debug for KeyGateBuilder {
@@ -258,6 +259,34 @@ impl KeyGateBuilder {
         self
     }
 
+    /// The longest a key may live, from its creation: a key created without an expiry gets one
+    /// at creation plus `max`, a longer requested lifetime is refused with
+    /// [`KeyError::LifetimeTooLong`](crate::KeyError::LifetimeTooLong), and so is clearing a
+    /// key's expiry or moving it past the limit. A rotation's successor lives at most `max`, and
+    /// the grace period never keeps the old key past its own limit. Default: no limit. Keys
+    /// stored before the limit was set keep the expiry they have.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use keygate::{KeyError, KeyGate, NewKey};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let ninety_days = Duration::from_secs(90 * 86_400);
+    /// let gate = KeyGate::builder().max_key_lifetime(ninety_days).build();
+    /// let created = gate.create_key(NewKey::new("ci")).await.unwrap();
+    /// let expires_at = created.record.expires_at.expect("an expiry was set");
+    /// assert_eq!(expires_at - created.record.created_at, ninety_days);
+    ///
+    /// let year = NewKey::new("ci").expires_in(Duration::from_secs(365 * 86_400));
+    /// let refused = gate.create_key(year).await.unwrap_err();
+    /// assert!(matches!(refused, KeyError::LifetimeTooLong { .. }));
+    /// # }
+    /// ```
+    pub fn max_key_lifetime(mut self, max: Duration) -> Self {
+        self.max_lifetime = Some(max);
+        self
+    }
+
     /// Builds the `KeyGate`, or says what is wrong with the configuration.
     pub fn try_build(self) -> Result<KeyGate, ConfigError> {
         if !is_valid_prefix(&self.prefix) {
@@ -287,6 +316,9 @@ impl KeyGateBuilder {
         }
         if let Some(https) = &self.https {
             https.validate()?;
+        }
+        if let Some(max) = self.max_lifetime {
+            super::policy::check_max_lifetime(max)?;
         }
         let sources =
             Sources::configure(self.header.as_deref(), self.bearer, self.query, self.cookie)?;
@@ -318,6 +350,7 @@ impl KeyGateBuilder {
                 https: self.https,
                 limiter: self.limiter,
                 default_rate_limit: self.default_rate_limit,
+                max_lifetime: self.max_lifetime,
             }),
         })
     }
@@ -357,6 +390,7 @@ impl KeyGate {
             https: None,
             limiter: RateLimiter::in_process(),
             default_rate_limit: None,
+            max_lifetime: None,
         }
     }
 }

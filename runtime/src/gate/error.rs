@@ -39,6 +39,16 @@ pub enum KeyError {
     /// A lifetime, expiry or grace period is zero, negative or absurdly long.
     #[error("{0}")]
     InvalidDuration(String),
+    /// The key would live longer than the gate's maximum key lifetime
+    /// ([`KeyGateBuilder::max_key_lifetime`](crate::KeyGateBuilder::max_key_lifetime)); nothing
+    /// was written.
+    #[error("{}", lifetime_message(*.requested, *.max))]
+    LifetimeTooLong {
+        /// The lifetime asked for, counted from the key's creation; `None`: no expiry at all.
+        requested: Option<std::time::Duration>,
+        /// The longest lifetime allowed.
+        max: std::time::Duration,
+    },
     /// No key has this id.
     #[error("no key with id `{0}`")]
     NotFound(String),
@@ -76,5 +86,34 @@ fn undeclared_message(scope: &str, declared: &[&str]) -> String {
             "{what}; the declared scopes are `{}`",
             declared.join("`, `")
         )
+    }
+}
+
+fn lifetime_message(requested: Option<std::time::Duration>, max: std::time::Duration) -> String {
+    use crate::duration::format_duration;
+    let max = format_duration(max);
+    match requested {
+        Some(requested) => format!(
+            "a lifetime of {} (from the key's creation) is longer than this service's maximum \
+             key lifetime of {max}; ask for at most {max}",
+            roughly(requested)
+        ),
+        None => format!(
+            "keys of this service must expire: the maximum key lifetime is {max}, so a key \
+             cannot be left without an expiry"
+        ),
+    }
+}
+
+/// A duration as `parse_duration` writes it when it is a whole number of minutes, else in days
+/// or hours with one decimal, so a lifetime measured from a creation time stays readable.
+fn roughly(duration: std::time::Duration) -> String {
+    let seconds = duration.as_secs_f64();
+    if duration.as_secs().is_multiple_of(60) && duration.subsec_nanos() == 0 {
+        crate::duration::format_duration(duration)
+    } else if seconds >= 86_400.0 {
+        format!("{:.1} days", seconds / 86_400.0)
+    } else {
+        format!("{:.1} hours", seconds / 3_600.0)
     }
 }

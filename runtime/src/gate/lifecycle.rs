@@ -80,10 +80,7 @@ impl KeyGate {
         }
         self.validate_grants(&new.scopes)?;
         let now = OffsetDateTime::now_utc();
-        let expires_at = match new.expires_in {
-            Some(lifetime) => Some(expiry_after(now, lifetime, "lifetime")?),
-            None => None,
-        };
+        let expires_at = self.expiry_for_new_key(now, new.expires_in)?;
         let (key, mut record) = self.mint(now)?;
         record.name = new.name;
         record.owner = new.owner;
@@ -170,7 +167,9 @@ impl KeyGate {
 
     /// Replaces a key: a new key with the same name, owner, scopes and metadata (and the same
     /// lifetime, if the old one had an expiry), while the old key keeps working for `grace` and
-    /// then expires. The records link old → new.
+    /// then expires. The records link old → new. Under a
+    /// [maximum key lifetime](crate::KeyGateBuilder::max_key_lifetime) the successor lives at
+    /// most that long, and the grace period ends no later than the old key's own limit.
     ///
     /// ```
     /// use std::time::Duration;
@@ -219,7 +218,7 @@ impl KeyGate {
         let old_expires_at = if grace.is_zero() {
             now
         } else {
-            expiry_after(now, grace, "grace period")?
+            self.grace_end(old, expiry_after(now, grace, "grace period")?, now)
         };
         let (key, mut record) = self.mint(now)?;
         record.name = old.name.clone();
@@ -227,13 +226,7 @@ impl KeyGate {
         record.scopes = old.scopes.clone();
         record.metadata = old.metadata.clone();
         record.rate_limit = old.rate_limit;
-        record.expires_at = match old.expires_at {
-            Some(expires_at) => {
-                let lifetime = (expires_at - old.created_at).max(time::Duration::ZERO);
-                now.checked_add(lifetime)
-            }
-            None => None,
-        };
+        record.expires_at = self.successor_expiry(old, now);
         record.rotated_from = Some(old.key_id.clone());
         let change = KeyChange::Rotate {
             replacement: Box::new(record.clone()),
@@ -245,7 +238,10 @@ impl KeyGate {
         Ok(CreatedKey { key, record })
     }
 
-    /// Sets the expiry to `now + lifetime`, or clears it with `None`.
+    /// Sets the expiry to `now + lifetime`, or clears it with `None`. Under a
+    /// [maximum key lifetime](crate::KeyGateBuilder::max_key_lifetime), an expiry past the
+    /// key's creation plus the maximum, or none at all, is refused with
+    /// [`KeyError::LifetimeTooLong`].
     pub async fn set_key_expiry(
         &self,
         key_id: &str,
@@ -259,6 +255,9 @@ impl KeyGate {
             )?),
             None => None,
         };
+        if self.inner.max_lifetime.is_some() {
+            self.check_new_expiry(&self.get_key(key_id).await?, expires_at)?;
+        }
         self.apply_change(key_id, KeyChange::SetExpiry(expires_at))
             .await
     }
@@ -338,7 +337,7 @@ fn validate_grants(scopes: &[String]) -> Result<(), KeyError> {
     }
 }
 
-fn expiry_after(
+pub(super) fn expiry_after(
     now: OffsetDateTime,
     lifetime: Duration,
     what: &str,

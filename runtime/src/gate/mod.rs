@@ -18,6 +18,7 @@ use crate::usage::{Usage, UsageHour};
 mod builder;
 mod error;
 mod lifecycle;
+mod policy;
 mod upgrade;
 mod verify;
 
@@ -69,6 +70,8 @@ pub(crate) struct Inner {
     pub(crate) limiter: RateLimiter,
     /// The limit of keys without their own.
     pub(crate) default_rate_limit: Option<RateLimit>,
+    /// The longest a key may live, from its creation.
+    pub(crate) max_lifetime: Option<std::time::Duration>,
 }
 
 impl fmt::Debug for KeyGate {
@@ -117,6 +120,11 @@ impl KeyGate {
     /// [`KeyGateBuilder::default_rate_limit`].
     pub fn default_rate_limit(&self) -> Option<RateLimit> {
         self.inner.default_rate_limit
+    }
+
+    /// The longest a key may live, given to [`KeyGateBuilder::max_key_lifetime`].
+    pub fn max_key_lifetime(&self) -> Option<std::time::Duration> {
+        self.inner.max_lifetime
     }
 
     /// The declared scopes given to [`KeyGateBuilder::declared_scopes`], if any.

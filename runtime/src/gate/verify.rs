@@ -12,6 +12,7 @@ use crate::hash::HashVersion;
 use crate::identity::ApiKey;
 use crate::key_format;
 use crate::limit::{HeaderSlot, RateLimitStatus, Unavailable};
+use crate::metrics;
 use crate::record::KeyState;
 use crate::reject::{Rejection, RejectionKind};
 use crate::scope::Requirement;
@@ -79,8 +80,11 @@ impl KeyGate {
         key: &str,
         requirement: Requirement<'_>,
     ) -> Result<ApiKey, Rejection> {
-        self.check(key.trim(), requirement)
-            .await
+        let timer = metrics::Timer::start();
+        let result = self.check(key.trim(), requirement).await;
+        timer.verified();
+        metrics::decision(result.as_ref().map(drop).map_err(|failure| &failure.kind));
+        result
             .map(|(key, _)| key)
             .map_err(|failure| self.reject(failure.kind))
     }
@@ -270,7 +274,12 @@ impl KeyGate {
                     self.revoke_exposed(presented).await;
                     Err(Failure::new(kind, None))
                 }
-                None => self.check(presented, requirement).await,
+                None => {
+                    let timer = metrics::Timer::start();
+                    let result = self.check(presented, requirement).await;
+                    timer.verified();
+                    result
+                }
             },
             Err(kind) => Err(Failure::new(kind, None)),
         };
@@ -361,7 +370,8 @@ impl KeyGate {
 }
 
 /// One tracing event per decision: key id (public), outcome code, route, and for a revoked key the
-/// kind of its revocation reason (`revocation = "leaked"`). Admissions are logged at DEBUG so a
+/// kind of its revocation reason (`revocation = "leaked"`); and the decision counted in
+/// `keygate_decisions_total`. Admissions are logged at DEBUG so a
 /// busy service at the usual INFO level pays nothing for them.
 fn log_decision(
     parts: &Parts,
@@ -369,6 +379,7 @@ fn log_decision(
     revocation: Option<&str>,
     outcome: &Result<(), RejectionKind>,
 ) {
+    metrics::decision(outcome.as_ref().copied());
     let route = parts
         .extensions
         .get::<MatchedPath>()

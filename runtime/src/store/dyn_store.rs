@@ -7,12 +7,14 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::{ChangeOutcome, KeyChange, KeyStore, StoreError};
+use crate::metrics;
 use crate::record::{KeyFilter, KeyRecord};
 use crate::usage::UsageHour;
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// The object-safe mirror of [`KeyStore`]; every `KeyStore` is one.
+/// The object-safe mirror of [`KeyStore`]; every `KeyStore` is one. Every call the gate makes
+/// passes here, so store failures are counted here (`keygate_store_errors_total`).
 pub(crate) trait DynStore: Send + Sync + 'static {
     fn fetch<'a>(
         &'a self,
@@ -49,29 +51,38 @@ impl<T: KeyStore> DynStore for T {
         &'a self,
         key_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Arc<KeyRecord>>, StoreError>> {
-        Box::pin(KeyStore::fetch(self, key_id))
+        Box::pin(metrics::store_call("fetch", KeyStore::fetch(self, key_id)))
     }
     fn insert(&self, record: KeyRecord) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(KeyStore::insert(self, record))
+        Box::pin(metrics::store_call(
+            "insert",
+            KeyStore::insert(self, record),
+        ))
     }
     fn list<'a>(
         &'a self,
         filter: &'a KeyFilter,
     ) -> BoxFuture<'a, Result<Vec<KeyRecord>, StoreError>> {
-        Box::pin(KeyStore::list(self, filter))
+        Box::pin(metrics::store_call("list", KeyStore::list(self, filter)))
     }
     fn update<'a>(
         &'a self,
         key_id: &'a str,
         change: KeyChange,
     ) -> BoxFuture<'a, Result<ChangeOutcome, StoreError>> {
-        Box::pin(KeyStore::update(self, key_id, change))
+        Box::pin(metrics::store_call(
+            "update",
+            KeyStore::update(self, key_id, change),
+        ))
     }
     fn record_last_used<'a>(
         &'a self,
         uses: &'a [(String, OffsetDateTime)],
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(KeyStore::record_last_used(self, uses))
+        Box::pin(metrics::store_call(
+            "record_last_used",
+            KeyStore::record_last_used(self, uses),
+        ))
     }
     fn record_usage<'a>(
         &'a self,

@@ -269,6 +269,7 @@ impl Recorder {
     /// they are written once and only once; last-used times can be written again harmlessly.
     async fn write_pending(&self) -> Result<(), StoreError> {
         let (counts, uses) = self.take();
+        let _timer = crate::metrics::usage_flush(uses.len().max(counts.len()));
         if !counts.is_empty()
             && let Err(error) = self.store.record_usage(&counts).await
         {

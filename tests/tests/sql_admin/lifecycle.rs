@@ -28,7 +28,7 @@ async fn create_list_rotate_revoke() {
     let (status, _, list) = service.call(Method::GET, "/admin/keys", &admin, None).await;
     assert_eq!(status, 200);
     let listed = list.as_array().unwrap();
-    assert_eq!(listed.len(), 5);
+    assert_eq!(listed.len(), 6, "five demo keys and the new one");
     assert!(
         !list.to_string().contains(&key[key.len() - 20..]),
         "never a secret in a listing"

@@ -1,0 +1,50 @@
+//! A private schema on the test PostgreSQL server, for the command line to run on.
+
+use sqlx::Connection;
+use time::OffsetDateTime;
+
+const PG_VAR: &str = "KEYGATE_TEST_POSTGRES_URL";
+
+/// A private schema on the test PostgreSQL server, dropped at the end.
+pub(crate) struct PgSchema {
+    base: String,
+    schema: String,
+}
+
+impl PgSchema {
+    pub(crate) async fn create(test: &str) -> Option<PgSchema> {
+        let Some(base) = std::env::var(PG_VAR).ok().filter(|url| !url.is_empty()) else {
+            assert!(
+                std::env::var("KEYGATE_TEST_REQUIRE_SERVICES").as_deref() != Ok("1"),
+                "{test}: {PG_VAR} is unset but KEYGATE_TEST_REQUIRE_SERVICES=1"
+            );
+            eprintln!("{test}: skipped; set {PG_VAR} to run it");
+            return None;
+        };
+        let schema = format!(
+            "kg_cli_{}_{}",
+            std::process::id(),
+            OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000_000
+        );
+        let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        Some(PgSchema { base, schema })
+    }
+
+    /// The URL the command line is given: the server, with the schema as its search path.
+    pub(crate) fn url(&self) -> String {
+        let joiner = if self.base.contains('?') { '&' } else { '?' };
+        format!("{}{joiner}options[search_path]={}", self.base, self.schema)
+    }
+
+    pub(crate) async fn drop_schema(self) {
+        let mut conn = sqlx::PgConnection::connect(&self.base).await.unwrap();
+        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.schema))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+}
