@@ -1,1 +1,1 @@
-//! End-to-end and ui tests of keygate.
+//! End-to-end tests of keygate. The ui tests of the attribute are in `ui/`, a crate of their own.
