@@ -1,5 +1,5 @@
 // The state named by `#[debug_handler(state = …)]` below the attribute is read, so keygate's own
-// check says what the state lacks.
+// check says what the state lacks, first (axum's error on the guard's tuple follows it).
 use axum::extract::Path;
 use keygate::require_api_key;
 
