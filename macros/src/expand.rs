@@ -2,8 +2,8 @@
 //! it needs beside it.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
-use syn::{FnArg, Ident, ItemFn, Signature};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::{FnArg, Ident, ItemFn, ReturnType, Signature, Token, Type, TypeParamBound};
 
 use crate::args::Mode;
 use crate::declared::Declared;
@@ -20,8 +20,42 @@ pub(crate) fn require_api_key(
 ) -> TokenStream {
     match try_expand(args, &item, declared) {
         Ok(expanded) => expanded,
-        Err(error) => errors::with_item(item, &error),
+        Err(error) => errors::with_item(beside_errors(item), &error),
     }
+}
+
+/// The user's item as it goes beside keygate's errors: unchanged, except for what would make
+/// axum repeat them in its own words. A sync handler is made `async` (keygate's error already
+/// says to), so `.route()` does not add a `Handler` error; a bare `#[debug_handler]` that could
+/// not be told the router state is dropped.
+fn beside_errors(item: TokenStream) -> TokenStream {
+    let Ok(mut function) = syn::parse2::<ItemFn>(item.clone()) else {
+        return item;
+    };
+    let sig = &mut function.sig;
+    if sig.asyncness.is_none() && !returns_future(&sig.output) {
+        let span = sig
+            .constness
+            .map_or(sig.fn_token.span, |constness| constness.span);
+        sig.constness = None;
+        sig.asyncness = Some(Token![async](span));
+    }
+    state::drop_unnamed_debug_handler(&mut function.attrs, &function.sig);
+    function.into_token_stream()
+}
+
+/// Whether a sync fn already returns a future (`impl Future<…>`), which axum takes as it is.
+fn returns_future(output: &ReturnType) -> bool {
+    let ReturnType::Type(_, ty) = output else {
+        return false;
+    };
+    let Type::ImplTrait(bounds) = &**ty else {
+        return false;
+    };
+    bounds.bounds.iter().any(|bound| {
+        matches!(bound, TypeParamBound::Trait(t)
+            if t.path.segments.last().is_some_and(|s| s.ident == "Future"))
+    })
 }
 
 fn try_expand(
@@ -37,14 +71,21 @@ fn try_expand(
         Err(error) => return Err(errors.ending_with(error)),
     };
     validate::handler(&function, &mut errors);
+    let state = state::known(requirement.state.as_ref(), &function.attrs, &function.sig);
+    state::check_debug_handler(&function.attrs, &function.sig, state.as_ref(), &mut errors);
     if let Some(scopes) = &requirement.scopes {
         declared.check(&scopes.list, &mut errors);
     }
     errors.finish()?;
-    Ok(rewrite(&requirement, function, declared))
+    Ok(rewrite(&requirement, function, state, declared))
 }
 
-fn rewrite(requirement: &Requirement, function: ItemFn, declared: &Declared) -> TokenStream {
+fn rewrite(
+    requirement: &Requirement,
+    function: ItemFn,
+    state: Option<Type>,
+    declared: &Declared,
+) -> TokenStream {
     let ItemFn {
         mut attrs,
         vis,
@@ -63,7 +104,6 @@ fn rewrite(requirement: &Requirement, function: ItemFn, declared: &Declared) -> 
         }
         None => (quote!(), quote!(All)),
     };
-    let state = state::known(requirement.state.as_ref(), &sig).cloned();
     let state_check = state.as_ref().map(state::check);
     if let Some(state) = &state {
         state::name_for_debug_handler(&mut attrs, state);

@@ -131,10 +131,18 @@ pub mod __private {
     pub trait MintTestKeyNeedsTheTestUtilFeature {}
 
     /// Satisfied by router states that give keygate its [`KeyGate`](crate::KeyGate). A
-    /// handler whose state type is known gets a check against it, and the compiler's note names
-    /// this trait and the function below, so the error says what keygate needs.
+    /// handler whose state type is known gets a check against it. The blanket impl is not
+    /// recommended, so a failing check reports this trait, with its message saying what to
+    /// write, rather than axum's `FromRef`.
+    #[diagnostic::on_unimplemented(
+        message = "`#[require_api_key]` finds no `KeyGate` in the router state `{Self}`",
+        label = "this state does not give keygate its `KeyGate`",
+        note = "give the router state a `KeyGate` field and `#[derive(FromRef)]`, or write `impl FromRef<{Self}> for KeyGate`",
+        note = "if `{Self}` is a sub-state taken from a larger router state, name the router state: `#[require_api_key(state = AppState)]`"
+    )]
     pub trait RouterStateProvidesKeyGate {}
 
+    #[diagnostic::do_not_recommend]
     impl<S> RouterStateProvidesKeyGate for S where crate::KeyGate: axum::extract::FromRef<S> {}
 
     /// Compiles only when `S` gives keygate its `KeyGate` (a `KeyGate` field and

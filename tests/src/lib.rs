@@ -1,4 +1,4 @@
-//! End-to-end and ui tests of keygate.
+//! End-to-end tests of keygate. The ui tests of the attribute are in `ui/`, a crate of their own.
 
 /// The README, as a user reads it: every ```rust block in it is compiled, and run unless it is
 /// marked `no_run`, by `cargo test` (alone: `cargo test -p keygate-tests --doc`). The blocks see

@@ -160,11 +160,12 @@ async fn sqlite_every_change_reaches_the_other_instance() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(keygate_postgres),
+    ignore = "needs PostgreSQL: set KEYGATE_TEST_POSTGRES_URL"
+)]
 async fn postgres_every_change_reaches_the_other_instance() {
-    let Some(pg) = PgSchema::create("postgres_every_change_reaches_the_other_instance").await
-    else {
-        return;
-    };
+    let pg = PgSchema::create("postgres_every_change_reaches_the_other_instance").await;
     let both = Instances::postgres(&pg).await;
     every_change_reaches_the_other_instance(both, async |id| {
         let mut conn = pg.connection().await;
@@ -264,10 +265,12 @@ async fn sqlite_unknown_ids_never_reach_the_store() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(keygate_postgres),
+    ignore = "needs PostgreSQL: set KEYGATE_TEST_POSTGRES_URL"
+)]
 async fn postgres_unknown_ids_never_reach_the_store() {
-    let Some(pg) = PgSchema::create("postgres_unknown_ids_never_reach_the_store").await else {
-        return;
-    };
+    let pg = PgSchema::create("postgres_unknown_ids_never_reach_the_store").await;
     let both = Instances::postgres(&pg).await;
     unknown_ids_never_reach_the_store(both, async || pg.store().await).await;
 }
@@ -294,10 +297,12 @@ async fn announced_after(pg: &PgSchema, change: impl AsyncFnOnce(), expect: usiz
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(keygate_postgres),
+    ignore = "needs PostgreSQL: set KEYGATE_TEST_POSTGRES_URL"
+)]
 async fn postgres_only_committed_changes_are_announced() {
-    let Some(pg) = PgSchema::create("postgres_only_committed_changes_are_announced").await else {
-        return;
-    };
+    let pg = PgSchema::create("postgres_only_committed_changes_are_announced").await;
     let gate = KeyGate::builder()
         .prefix(PREFIX)
         .store(pg.store().await)

@@ -108,11 +108,12 @@ async fn the_key_prefix_is_recorded_once() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(keygate_postgres),
+    ignore = "needs PostgreSQL: set KEYGATE_TEST_POSTGRES_URL"
+)]
 async fn postgres_schema_is_created_migrated_and_reopened() {
-    let Some(pg) = PgSchema::create("postgres_schema_is_created_migrated_and_reopened").await
-    else {
-        return;
-    };
+    let pg = PgSchema::create("postgres_schema_is_created_migrated_and_reopened").await;
     let store = pg.store().await;
     let gate = KeyGate::builder()
         .prefix("demo")
@@ -127,10 +128,12 @@ async fn postgres_schema_is_created_migrated_and_reopened() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(keygate_postgres),
+    ignore = "needs PostgreSQL: set KEYGATE_TEST_POSTGRES_URL"
+)]
 async fn a_schema_name_postgres_would_read_two_ways_is_refused_and_nothing_is_created() {
-    let Some(pg) = PgSchema::create("a_schema_name_postgres_would_read_two_ways").await else {
-        return;
-    };
+    let pg = PgSchema::create("a_schema_name_postgres_would_read_two_ways").await;
     let mixed = format!("Mixed_{}", pg.schema);
     for name in [mixed.as_str(), "has space", "9starts_with_digit", ""] {
         let refused = SqlStore::builder(&pg.url).schema(name).connect().await;
@@ -277,12 +280,12 @@ async fn a_sqlite_database_from_before_rate_limits_is_upgraded() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(keygate_postgres),
+    ignore = "needs PostgreSQL: set KEYGATE_TEST_POSTGRES_URL"
+)]
 async fn a_postgres_database_from_before_rate_limits_is_upgraded() {
-    let Some(pg) =
-        PgSchema::create("a_postgres_database_from_before_rate_limits_is_upgraded").await
-    else {
-        return;
-    };
+    let pg = PgSchema::create("a_postgres_database_from_before_rate_limits_is_upgraded").await;
     let store = pg.store().await;
     let gate = KeyGate::builder()
         .prefix("demo")

@@ -94,10 +94,12 @@ async fn sqlite_store_upgrades_plain_hashes() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(keygate_postgres),
+    ignore = "needs PostgreSQL: set KEYGATE_TEST_POSTGRES_URL"
+)]
 async fn postgres_store_upgrades_plain_hashes() {
-    let Some(pg) = PgSchema::create("postgres_store_upgrades_plain_hashes").await else {
-        return;
-    };
+    let pg = PgSchema::create("postgres_store_upgrades_plain_hashes").await;
     let store = pg.store().await;
     pepper_upgrade("postgres", store.clone()).await;
     store.close().await;

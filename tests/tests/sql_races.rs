@@ -171,10 +171,12 @@ async fn sqlite_store_settles_races() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(keygate_postgres),
+    ignore = "needs PostgreSQL: set KEYGATE_TEST_POSTGRES_URL"
+)]
 async fn postgres_store_settles_races() {
-    let Some(pg) = PgSchema::create("postgres_store_settles_races").await else {
-        return;
-    };
+    let pg = PgSchema::create("postgres_store_settles_races").await;
     let store = pg.store().await;
     races("postgres", Probe::new(store.clone())).await;
     store.close().await;

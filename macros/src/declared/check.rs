@@ -3,7 +3,7 @@
 use syn::LitStr;
 
 use super::manifest::Scope;
-use super::{Declared, TABLE};
+use super::{Declared, Malformed, TABLE};
 use crate::errors::Errors;
 use crate::suggest::closest;
 
@@ -13,7 +13,9 @@ impl Declared {
         let declared = match self.scopes() {
             Ok(Some(declared)) => declared,
             Ok(None) => return,
-            Err(error) => return errors.add(error),
+            Err(Malformed(Some(error))) => return errors.add(error),
+            // Reported at an earlier expansion.
+            Err(Malformed(None)) => return,
         };
         for lit in list {
             let scope = lit.value();

@@ -13,6 +13,7 @@ mod manifest;
 
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Mutex;
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -109,25 +110,33 @@ impl Declared {
     }
 
     /// The declared scopes, `None` without a declaration, or the declaration's problems.
-    fn scopes(&self) -> Result<Option<&[Scope]>, syn::Error> {
+    fn scopes(&self) -> Result<Option<&[Scope]>, Malformed> {
         let Some(parsed) = &self.parsed else {
             return Ok(None);
         };
         match &parsed.result {
             Ok(scopes) => Ok(scopes.as_deref()),
             Err(problems) => {
+                if !first_report(&self.shown, problems) {
+                    return Err(Malformed(None));
+                }
                 let mut errors = Errors::default();
                 for problem in problems {
                     errors.push(Span::call_site(), problem);
                 }
-                errors.finish().map(|()| None)
+                Err(Malformed(errors.finish().err()))
             }
         }
     }
 
     /// `declared_scopes!()`: the declaration as a `&'static [keygate::DeclaredScope]`.
     fn expression(&self) -> Result<TokenStream, syn::Error> {
-        let Some(scopes) = self.scopes()? else {
+        let scopes = match self.scopes() {
+            Ok(scopes) => scopes,
+            Err(Malformed(Some(error))) => return Err(error),
+            Err(Malformed(None)) => return Ok(empty_list()),
+        };
+        let Some(scopes) = scopes else {
             return Err(syn::Error::new(
                 Span::call_site(),
                 format!(
@@ -161,9 +170,41 @@ pub(crate) fn declared_scopes(input: TokenStream, declared: &Declared) -> TokenS
         Ok(expression) => expression,
         Err(error) => {
             let error = error.to_compile_error();
-            quote!({ #error; &[] as &[::keygate::__private::DeclaredScope] })
+            let empty = empty_list();
+            quote!({ #error; #empty })
         }
     }
+}
+
+fn empty_list() -> TokenStream {
+    quote!(&[] as &[::keygate::__private::DeclaredScope])
+}
+
+/// A malformed declaration: its problems, or `None` when they were reported already.
+pub(crate) struct Malformed(Option<syn::Error>);
+
+/// Whether a malformed declaration's problems are to be reported here. A crate with five
+/// handlers expands the attribute five times, and the same problems at five attributes say
+/// nothing more than at one: within one compilation, only the first expansion to meet them
+/// reports them. The compiler runs the macro in one process per crate, named on its command line
+/// (`--crate-name`); a process serving an IDE expands crates again and again, and reports every
+/// time, so an edited file never loses its error there.
+fn first_report(file: &str, problems: &[String]) -> bool {
+    static REPORTED: Mutex<Vec<(String, Vec<String>)>> = Mutex::new(Vec::new());
+    if !std::env::args_os().any(|arg| arg == "--crate-name") {
+        return true;
+    }
+    let Ok(mut reported) = REPORTED.lock() else {
+        return true;
+    };
+    if reported
+        .iter()
+        .any(|(f, p)| f == file && p.as_slice() == problems)
+    {
+        return false;
+    }
+    reported.push((file.to_owned(), problems.to_vec()));
+    true
 }
 
 /// The file's path as messages show it: relative to the directory cargo runs the compiler in

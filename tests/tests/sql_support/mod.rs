@@ -61,27 +61,20 @@ pub struct PgSchema {
 
 const PG_VAR: &str = "KEYGATE_TEST_POSTGRES_URL";
 
-fn services_required() -> bool {
-    std::env::var("KEYGATE_TEST_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+/// The URL in `variable`. A test that needs a server is marked ignored when the variable was not
+/// set at build time (see `build.rs`), so it only gets here without one when run by hand with
+/// `--ignored` or with `KEYGATE_TEST_REQUIRE_SERVICES=1`: either way it fails, saying why.
+pub fn server_url(test: &str, variable: &str, example: &str) -> String {
+    match std::env::var(variable) {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!("{test} needs a server: set {variable}={example}"),
+    }
 }
 
 impl PgSchema {
-    /// A new schema, or `None` (after one line saying how to enable the test) when no server is
-    /// configured. Panics when `KEYGATE_TEST_REQUIRE_SERVICES=1` and the server is missing.
-    pub async fn create(test: &str) -> Option<PgSchema> {
-        let url = match std::env::var(PG_VAR) {
-            Ok(url) if !url.is_empty() => url,
-            _ => {
-                assert!(
-                    !services_required(),
-                    "{test}: {PG_VAR} is unset but KEYGATE_TEST_REQUIRE_SERVICES=1"
-                );
-                eprintln!(
-                    "{test}: skipped; set {PG_VAR}=postgres://postgres@127.0.0.1:5432/test to run it"
-                );
-                return None;
-            }
-        };
+    /// A new schema on the test server. Panics when `KEYGATE_TEST_POSTGRES_URL` is unset.
+    pub async fn create(test: &str) -> PgSchema {
+        let url = server_url(test, PG_VAR, "postgres://postgres@127.0.0.1:5432/test");
         let schema = format!(
             "kg_test_{}_{}",
             std::process::id(),
@@ -96,7 +89,7 @@ impl PgSchema {
             .await
             .expect("create the test schema");
         let _ = conn.close().await;
-        Some(PgSchema { url, schema })
+        PgSchema { url, schema }
     }
 
     pub async fn store(&self) -> SqlStore {

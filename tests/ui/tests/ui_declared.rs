@@ -5,9 +5,9 @@
 //! with `KEYGATE_SCOPES_MANIFEST` naming the declaration it is checked against (the attribute
 //! reads that file for crates that declare nothing themselves):
 //!
-//! - `ui/declared/pass` and `ui/declared/fail` against `ui/declared/scopes.toml`;
-//! - `ui/declared/malformed/<case>.rs` against `ui/declared/malformed/<case>.toml`;
-//! - `ui/declared/none` without a declaration.
+//! - `declared/pass` and `declared/fail` against `declared/scopes.toml`;
+//! - `declared/malformed/<case>.rs` against `declared/malformed/<case>.toml`;
+//! - `declared/none` without a declaration.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,7 +29,7 @@ fn declared_scopes_ui() {
 }
 
 fn ui_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/declared")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("declared")
 }
 
 /// Each group and the declaration it is compiled against.
@@ -40,7 +40,7 @@ fn groups() -> Vec<(String, Option<PathBuf>)> {
         ("none".to_owned(), None),
     ];
     let mut malformed: Vec<PathBuf> = std::fs::read_dir(dir.join("malformed"))
-        .expect("ui/declared/malformed is readable")
+        .expect("declared/malformed is readable")
         .map(|entry| entry.expect("directory entry").path())
         .filter(|path| path.extension().is_some_and(|e| e == "toml"))
         .collect();
@@ -79,10 +79,10 @@ fn run_group(group: &str) {
     let t = trybuild::TestCases::new();
     match group {
         "declared" => {
-            t.pass("ui/declared/pass/*.rs");
-            t.compile_fail("ui/declared/fail/*.rs");
+            t.pass("declared/pass/*.rs");
+            t.compile_fail("declared/fail/*.rs");
         }
-        "none" => t.compile_fail("ui/declared/none/*.rs"),
-        malformed => t.compile_fail(format!("ui/declared/{malformed}.rs")),
+        "none" => t.compile_fail("declared/none/*.rs"),
+        malformed => t.compile_fail(format!("declared/{malformed}.rs")),
     }
 }
