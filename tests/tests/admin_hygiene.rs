@@ -313,10 +313,12 @@ async fn the_audit_route_reports_over_http_sqlite() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(keygate_postgres),
+    ignore = "needs PostgreSQL: set KEYGATE_TEST_POSTGRES_URL"
+)]
 async fn the_audit_route_reports_over_http_postgres() {
-    let Some(pg) = PgSchema::create("the_audit_route_reports_over_http_postgres").await else {
-        return;
-    };
+    let pg = PgSchema::create("the_audit_route_reports_over_http_postgres").await;
     audit_scenario(pg.store().await).await;
 }
 
@@ -327,9 +329,11 @@ async fn the_maximum_lifetime_holds_over_http_sqlite() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(keygate_postgres),
+    ignore = "needs PostgreSQL: set KEYGATE_TEST_POSTGRES_URL"
+)]
 async fn the_maximum_lifetime_holds_over_http_postgres() {
-    let Some(pg) = PgSchema::create("the_maximum_lifetime_holds_over_http_postgres").await else {
-        return;
-    };
+    let pg = PgSchema::create("the_maximum_lifetime_holds_over_http_postgres").await;
     lifetime_scenario(pg.store().await).await;
 }

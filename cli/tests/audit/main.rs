@@ -300,10 +300,12 @@ async fn audit_reports_what_to_act_on_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(keygate_postgres),
+    ignore = "needs PostgreSQL: set KEYGATE_TEST_POSTGRES_URL"
+)]
 async fn audit_reports_what_to_act_on_postgres() {
-    let Some(pg) = PgSchema::create("audit_reports_what_to_act_on_postgres").await else {
-        return;
-    };
+    let pg = PgSchema::create("audit_reports_what_to_act_on_postgres").await;
     audit_scenario(&pg.url()).await;
     pg.drop_schema().await;
 }
@@ -315,10 +317,12 @@ fn the_maximum_lifetime_caps_and_refuses_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(keygate_postgres),
+    ignore = "needs PostgreSQL: set KEYGATE_TEST_POSTGRES_URL"
+)]
 async fn the_maximum_lifetime_caps_and_refuses_postgres() {
-    let Some(pg) = PgSchema::create("the_maximum_lifetime_caps_and_refuses_postgres").await else {
-        return;
-    };
+    let pg = PgSchema::create("the_maximum_lifetime_caps_and_refuses_postgres").await;
     lifetime_scenario(&pg.url());
     pg.drop_schema().await;
 }
