@@ -78,7 +78,7 @@ fn start(dir: &TempDir, vars: &[(&str, &str)]) -> (Running, String, Vec<String>)
     let mut lines = Vec::new();
     for line in stdout.by_ref() {
         let line = line.unwrap();
-        let done = line.starts_with("export KEYGATE_LIMITED_KEY=");
+        let done = line.starts_with("export KEYGATE_METRICS_KEY=");
         lines.push(line);
         if done {
             break;
@@ -169,7 +169,7 @@ fn the_demo_key_lines_are_the_ones_the_readme_shows() {
         .filter(|line| line.starts_with("export KEYGATE_") && line.contains("=demo_…"))
         .map(name_and_comment)
         .collect();
-    assert_eq!(printed.len(), 4, "{lines:?}");
+    assert_eq!(printed.len(), 5, "{lines:?}");
     assert_eq!(printed, shown);
 }
 
