@@ -123,6 +123,10 @@ fn schemathesis_finds_nothing() {
         .arg(format!("http://{addr}/openapi.json"))
         .args(["--header", &format!("X-API-Key: {admin_key}")])
         .args(["--checks", "all"])
+        // `DELETE /admin/keys/{id}` revokes: the key's record and its usage history stay readable
+        // afterwards by design (an operator looks into a revoked key), so "deleted resource still
+        // available" does not apply.
+        .args(["--exclude-checks", "use_after_free"])
         .args(["--max-examples", MAX_EXAMPLES, "--generation-deterministic"])
         .args(["--workers", "1"])
         .args(["--generation-with-security-parameters", "false"])

@@ -181,7 +181,7 @@ async fn concurrent_first_starts_on_a_fresh_file_all_succeed() {
                 .unwrap();
         assert_eq!(
             applied,
-            [(1, true), (2, true), (3, true), (4, true)],
+            [(1, true), (2, true), (3, true), (4, true), (5, true)],
             "round {round}"
         );
         conn.close().await.unwrap();

@@ -18,10 +18,10 @@ use super::{AdminError, duration};
 pub struct AuditQuery {
     /// Report keys not used for this long (or never, and created this long ago), such as `30d`.
     /// Default `90d`.
-    #[param(value_type = Option<String>, example = "90d")]
+    #[param(value_type = Option<String>, example = "90d", pattern = "^[1-9][0-9]{0,2}[smhdw]$")]
     pub unused_for: Option<String>,
     /// Report keys created this long ago and never rotated, such as `365d`. Default `180d`.
-    #[param(value_type = Option<String>, example = "180d")]
+    #[param(value_type = Option<String>, example = "180d", pattern = "^[1-9][0-9]{0,2}[smhdw]$")]
     pub older_than: Option<String>,
 }
 

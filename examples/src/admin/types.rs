@@ -92,10 +92,10 @@ pub struct ListQuery {
     #[serde(default)]
     pub all: bool,
     /// Only keys not used for this long (or never, and created this long ago), such as `90d`.
-    #[param(value_type = Option<String>, example = "90d")]
+    #[param(value_type = Option<String>, example = "90d", pattern = "^[1-9][0-9]{0,2}[smhdw]$")]
     pub unused_for: Option<String>,
     /// Only keys created at least this long ago, such as `180d`.
-    #[param(value_type = Option<String>, example = "180d")]
+    #[param(value_type = Option<String>, example = "180d", pattern = "^[1-9][0-9]{0,2}[smhdw]$")]
     pub older_than: Option<String>,
 }
 

@@ -20,7 +20,7 @@ pub struct UsageQuery {
     /// How far back, such as `24h`, `7d` or `90d` (a whole number and a unit, `s`, `m`, `h`, `d`
     /// or `w`). Default `7d`. History older than the service's retention (90 days unless
     /// configured) is gone.
-    #[param(value_type = Option<String>, example = "7d")]
+    #[param(value_type = Option<String>, example = "7d", pattern = "^[1-9][0-9]{0,2}[smhdw]$")]
     pub since: Option<String>,
 }
 
