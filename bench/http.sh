@@ -150,7 +150,7 @@ start_server() {
     case "$name" in
         handrolled) NOREAD_CHECK=(-H "X-API-Key: $NOREAD" "$URL") ;;
         keygate|example)
-            VALID="$(sed -nE 's/^export KEYGATE_READ_KEY=([A-Za-z0-9_]+)$/\1/p' "$log_file" | head -n1)"
+            VALID="$(sed -nE 's/^export KEYGATE_READ_KEY=([A-Za-z0-9_]+)( .*)?$/\1/p' "$log_file" | head -n1)"
             [ -n "$VALID" ] || die "$name printed no KEYGATE_READ_KEY line (see $log_file)"
             if [ "$name" = keygate ]; then
                 NOREAD="$(sed -nE 's/^export KEYGATE_NOREAD_KEY=([A-Za-z0-9_]+)$/\1/p' "$log_file" | head -n1)"

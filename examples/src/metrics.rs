@@ -30,7 +30,21 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
                 .expect("the buckets are not empty");
             match builder.install_recorder() {
-                Ok(handle) => Some(handle),
+                Ok(handle) => {
+                    // Histogram samples wait in the recorder until upkeep folds them into their
+                    // buckets; without it a service nobody scrapes keeps every sample it took.
+                    let upkeep = handle.clone();
+                    std::thread::Builder::new()
+                        .name("metrics upkeep".into())
+                        .spawn(move || {
+                            loop {
+                                std::thread::sleep(std::time::Duration::from_secs(5));
+                                upkeep.run_upkeep();
+                            }
+                        })
+                        .ok()?;
+                    Some(handle)
+                }
                 Err(error) => {
                     tracing::warn!(%error, "GET /metrics is empty: another metrics recorder is installed");
                     None
