@@ -18,10 +18,12 @@ use crate::store::{
 use crate::usage::UsageHour;
 
 mod follow;
+mod held;
 mod known;
 mod miss;
 
 use follow::hear;
+use held::Held;
 use known::{Budget, KnownIds};
 use miss::{Miss, unshare};
 
@@ -79,45 +81,6 @@ pub struct CachedStore<S> {
     feed_waiting: AtomicBool,
     /// Lookups a second of ids the known set does not hold.
     doubts: Budget,
-}
-
-/// The cache's contents: what lookups read, and what announcements invalidate.
-struct Held {
-    /// Found records. Two caches with a fixed time-to-live each, rather than one with
-    /// per-entry expiry, keep a hit to a single plain lookup; synchronous caches, because a hit
-    /// never waits and moka's synchronous read path costs about a third less than its async one.
-    ///
-    /// Keyed with foldhash rather than SipHash: only ids the store returned are ever inserted
-    /// here, and keygate mints those from the OS random source, so nobody can choose ids that
-    /// collide; a hit costs about a third less. Unknown ids are chosen by whoever sends the
-    /// request, so `unknown` keeps the standard library's flood-resistant hasher.
-    found: Cache<String, Arc<KeyRecord>, foldhash::fast::RandomState>,
-    /// Ids the store does not know.
-    unknown: Cache<String, ()>,
-    /// Counts invalidations. A lookup notes it before asking the store; if it moved by the time
-    /// the answer is cached, a change may have landed in between, and the answer is dropped
-    /// from the cache again rather than left there for a whole time-to-live.
-    epoch: AtomicU64,
-    /// Every id the store holds, when the store announces its changes.
-    ids: KnownIds,
-}
-
-impl Held {
-    /// Forgets `key_id`. Counted first: a lookup that read the store before this change and
-    /// caches its answer after the removals below sees the count moved and removes that answer
-    /// itself.
-    fn invalidate(&self, key_id: &str) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
-        self.found.invalidate(key_id);
-        self.unknown.invalidate(key_id);
-    }
-
-    /// Forgets everything, for changes that may have gone unannounced.
-    fn invalidate_all(&self) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
-        self.found.invalidate_all();
-        self.unknown.invalidate_all();
-    }
 }
 
 impl<S> fmt::Debug for CachedStore<S> {
