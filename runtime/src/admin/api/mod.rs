@@ -1,0 +1,1 @@
+//! The admin API as a router a service nests.

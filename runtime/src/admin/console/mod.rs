@@ -1,0 +1,1 @@
+//! The web console: server-rendered pages to look at and manage keys.
