@@ -42,29 +42,10 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(usage::key_usage))
 }
 
-/// Refuses grants the calling key does not itself hold: a key never mints a key broader than
-/// itself (as with GitHub's fine-grained tokens). The command line, which holds the database, is
-/// not limited.
-///
-/// Malformed or undeclared grants are left to the gate, which answers them with 422: what is
-/// wrong with the request comes before who is asking.
+/// Refuses grants the calling key does not itself hold ([`keygate::admin::grant_beyond`]). The
+/// command line, which holds the database, is not limited.
 fn may_grant(gate: &KeyGate, caller: &ApiKey, requested: &[String]) -> Result<(), AdminError> {
-    let declared = |grant: &str| {
-        gate.declared_scopes().is_none_or(|scopes| {
-            scopes
-                .iter()
-                .any(|s| keygate::scope::grant_includes(grant, s.name))
-        })
-    };
-    let beyond = requested.iter().find(|grant| {
-        keygate::scope::is_valid_grant(grant)
-            && declared(grant)
-            && !caller
-                .scopes()
-                .iter()
-                .any(|held| keygate::scope::grant_includes(held, grant))
-    });
-    match beyond {
+    match keygate::admin::grant_beyond(gate, caller.scopes(), requested) {
         Some(grant) => Err(AdminError::new(
             StatusCode::FORBIDDEN,
             "scope_not_held",
