@@ -9,7 +9,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::gate::KeyGate;
-use crate::reject::insert_rate_limit_headers;
+use crate::limit::insert_rate_limit_headers;
 use crate::scope::Requirement;
 use crate::store::BoxFuture;
 

@@ -65,7 +65,8 @@ impl Timer {
     /// Records a key's verification time.
     #[inline(always)]
     pub(crate) fn verified(self) {
-        self.record(VERIFICATION);
+        #[cfg(feature = "metrics")]
+        handles::get().verification.record(self.started.elapsed());
     }
 }
 
@@ -74,26 +75,117 @@ impl Timer {
 #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
 pub(crate) fn decision(outcome: Result<(), &RejectionKind>) {
     #[cfg(feature = "metrics")]
-    match outcome {
-        Ok(()) => {
-            metrics::counter!(DECISIONS, "outcome" => "admitted", "code" => "ok").increment(1)
+    handles::get().decisions[handles::decision_index(outcome)].increment(1);
+}
+
+#[inline(always)]
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+pub(crate) fn cache_lookup(result: CacheLookup) {
+    #[cfg(feature = "metrics")]
+    handles::get().cache_lookups[result as usize].increment(1);
+}
+
+/// What a lookup in the cache found; the `result` label of [`CACHE_LOOKUPS`].
+#[derive(Clone, Copy)]
+pub(crate) enum CacheLookup {
+    Hit = 0,
+    NegativeHit = 1,
+    Miss = 2,
+}
+
+/// The handles of the metrics recorded on every request, registered once. Registering through
+/// `counter!` on each call costs a lookup in the recorder's registry (hashing and comparing the
+/// key and its labels) per request; a handle is one atomic add. The price is the `metrics`
+/// crate's rule for every handle: they bind to the recorder installed when they are first
+/// needed, so a service installs its recorder before it serves requests.
+#[cfg(feature = "metrics")]
+mod handles {
+    use std::sync::OnceLock;
+
+    use metrics::{Counter, Histogram};
+
+    use super::{CACHE_LOOKUPS, DECISIONS, VERIFICATION};
+    use crate::reject::RejectionKind;
+
+    /// Every `code` of `keygate_decisions_total`, in the order of [`decision_index`].
+    const CODES: [&str; 11] = [
+        "ok",
+        "missing_api_key",
+        "invalid_api_key",
+        "expired_api_key",
+        "revoked_api_key",
+        "ambiguous_api_key",
+        "insufficient_scope",
+        "key_store_unavailable",
+        "https_required",
+        "rate_limited",
+        "rate_limiter_unavailable",
+    ];
+
+    pub(super) struct Handles {
+        pub(super) decisions: [Counter; CODES.len()],
+        pub(super) cache_lookups: [Counter; 3],
+        pub(super) verification: Histogram,
+    }
+
+    static HANDLES: OnceLock<Handles> = OnceLock::new();
+
+    pub(super) fn get() -> &'static Handles {
+        HANDLES.get_or_init(|| Handles {
+            decisions: CODES.map(|code| {
+                let outcome = if code == "ok" { "admitted" } else { "refused" };
+                metrics::counter!(DECISIONS, "outcome" => outcome, "code" => code)
+            }),
+            cache_lookups: ["hit", "negative_hit", "miss"]
+                .map(|result| metrics::counter!(CACHE_LOOKUPS, "result" => result)),
+            verification: metrics::histogram!(VERIFICATION),
+        })
+    }
+
+    pub(super) fn decision_index(outcome: Result<(), &RejectionKind>) -> usize {
+        match outcome {
+            Ok(()) => 0,
+            Err(RejectionKind::Missing) => 1,
+            Err(RejectionKind::Invalid) => 2,
+            Err(RejectionKind::Expired) => 3,
+            Err(RejectionKind::Revoked) => 4,
+            Err(RejectionKind::Ambiguous) => 5,
+            Err(RejectionKind::InsufficientScope { .. }) => 6,
+            Err(RejectionKind::StoreUnavailable) => 7,
+            Err(RejectionKind::HttpsRequired) => 8,
+            Err(RejectionKind::RateLimited(_)) => 9,
+            Err(RejectionKind::RateLimiterUnavailable) => 10,
         }
-        Err(kind) => {
-            metrics::counter!(DECISIONS, "outcome" => "refused", "code" => kind.code()).increment(1)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn each_code_sits_at_the_index_of_its_kind() {
+            let kinds = [
+                RejectionKind::Missing,
+                RejectionKind::Invalid,
+                RejectionKind::Expired,
+                RejectionKind::Revoked,
+                RejectionKind::Ambiguous,
+                RejectionKind::InsufficientScope {
+                    required: vec![],
+                    mode: crate::scope::ScopeMatch::All,
+                },
+                RejectionKind::StoreUnavailable,
+                RejectionKind::HttpsRequired,
+                RejectionKind::RateLimiterUnavailable,
+            ];
+            assert_eq!(CODES[decision_index(Ok(()))], "ok");
+            for kind in &kinds {
+                assert_eq!(CODES[decision_index(Err(kind))], kind.code());
+            }
         }
     }
 }
 
-/// What a cache lookup found: `hit`, `negative_hit` (an id known not to exist) or `miss`.
-#[inline(always)]
-#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-pub(crate) fn cache_lookup(result: &'static str) {
-    #[cfg(feature = "metrics")]
-    metrics::counter!(CACHE_LOOKUPS, "result" => result).increment(1);
-}
-
-/// How many entries the cache holds, read after a miss filled it (only with the feature: the
-/// count is not free).
 #[inline(always)]
 #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
 pub(crate) fn cache_entries(entries: impl FnOnce() -> u64) {

@@ -49,10 +49,11 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::limit::RateLimitStatus;
+use crate::limit::insert_rate_limit_headers;
 use crate::scope::ScopeMatch;
 
 /// Where problem `type`s point: the repository's `docs/problems.md`, one heading per code. A
@@ -354,47 +355,4 @@ impl IntoResponse for Rejection {
         }
         response
     }
-}
-
-/// `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers).
-static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
-/// `RateLimit` (draft-ietf-httpapi-ratelimit-headers).
-static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
-
-/// Sets the draft's two headers for `status`: the policy (`q` requests per `w` seconds) and where
-/// the key stands (`r` remaining, `t` seconds until its budget is whole). They name the policy
-/// `default` and carry no partition key: nothing derived from the key is sent back.
-pub(crate) fn insert_rate_limit_headers(headers: &mut HeaderMap, status: &RateLimitStatus) {
-    let limit = status.limit();
-    let policy = parameters(
-        b"q",
-        u64::from(limit.requests()),
-        b"w",
-        limit.period().as_secs(),
-    );
-    let state = parameters(b"r", status.remaining(), b"t", status.reset_seconds());
-    // Digits, quotes, `;` and `=` only: always a valid header value.
-    if let (Ok(policy), Ok(state)) = (
-        HeaderValue::from_maybe_shared(policy),
-        HeaderValue::from_maybe_shared(state),
-    ) {
-        headers.insert(RATELIMIT_POLICY.clone(), policy);
-        headers.insert(RATELIMIT.clone(), state);
-    }
-}
-
-/// `"default";<a>=<x>;<b>=<y>`, written straight into the bytes the header value keeps: one
-/// allocation and no formatting machinery, on the path of every admitted request of a limited key.
-fn parameters(a: &[u8], x: u64, b: &[u8], y: u64) -> axum::body::Bytes {
-    let mut digits = itoa::Buffer::new();
-    let mut text = Vec::with_capacity(48);
-    text.extend_from_slice(b"\"default\";");
-    text.extend_from_slice(a);
-    text.push(b'=');
-    text.extend_from_slice(digits.format(x).as_bytes());
-    text.push(b';');
-    text.extend_from_slice(b);
-    text.push(b'=');
-    text.extend_from_slice(digits.format(y).as_bytes());
-    text.into()
 }

@@ -285,11 +285,11 @@ impl<S: KeyStore> KeyStore for CachedStore<S> {
     async fn fetch(&self, key_id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
         // A hit borrows the id; only a miss allocates it as a key.
         if let Some(record) = self.held.found.get(key_id) {
-            metrics::cache_lookup("hit");
+            metrics::cache_lookup(metrics::CacheLookup::Hit);
             return Ok(Some(record));
         }
         if self.held.unknown.contains_key(key_id) {
-            metrics::cache_lookup("negative_hit");
+            metrics::cache_lookup(metrics::CacheLookup::NegativeHit);
             return Ok(None);
         }
         // An id the store has never held, as far as the announcements say. It may have been
@@ -297,7 +297,7 @@ impl<S: KeyStore> KeyStore for CachedStore<S> {
         // second are still asked of the store, so `create` then `use` works at once, while a
         // flood of made-up ids costs at most that many queries a second.
         if self.held.ids.surely_unknown(key_id) && !self.doubts.take() {
-            metrics::cache_lookup("negative_hit");
+            metrics::cache_lookup(metrics::CacheLookup::NegativeHit);
             return Ok(None);
         }
         if self.feed_waiting.load(Ordering::Relaxed) {
@@ -305,7 +305,7 @@ impl<S: KeyStore> KeyStore for CachedStore<S> {
         }
         // The miss path's future (the inner store's query and moka's loader) is large; boxing it
         // here keeps the hit path's future small, so the gate's per-request box stays cheap.
-        metrics::cache_lookup("miss");
+        metrics::cache_lookup(metrics::CacheLookup::Miss);
         let loaded = Box::pin(self.load(key_id)).await;
         metrics::cache_entries(|| self.held.found.entry_count() + self.held.unknown.entry_count());
         loaded

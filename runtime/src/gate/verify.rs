@@ -11,7 +11,7 @@ use crate::credentials::presented_key;
 use crate::hash::HashVersion;
 use crate::identity::ApiKey;
 use crate::key_format;
-use crate::limit::{HeaderSlot, RateLimitStatus, Unavailable};
+use crate::limit::{RateLimitStatus, Unavailable, fill_slot};
 use crate::metrics;
 use crate::record::KeyState;
 use crate::reject::{Rejection, RejectionKind};
@@ -243,10 +243,8 @@ impl KeyGate {
         requirement: Requirement<'_>,
     ) -> Result<ApiKey, Rejection> {
         let (key, status) = self.admit_with_status(parts, requirement).await?;
-        if let Some(status) = status
-            && let Some(slot) = parts.extensions.get::<HeaderSlot>()
-        {
-            slot.fill(status);
+        if let Some(status) = status {
+            fill_slot(status);
         }
         Ok(key)
     }

@@ -33,7 +33,7 @@ pub use rate::{MAX_PERIOD, MAX_REQUESTS, MIN_PERIOD, RateLimit, RateLimitError};
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{RedisLimiter, RedisLimiterError};
 
-pub(crate) use headers::HeaderSlot;
+pub(crate) use headers::{fill_slot, insert_rate_limit_headers};
 
 /// Where a key stands against its limit after one check: what the `RateLimit` headers say.
 ///
