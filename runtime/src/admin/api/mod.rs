@@ -175,6 +175,16 @@ impl fmt::Debug for AdminApi {
 
 impl AdminApi {
     /// The admin API of `gate`, requiring [`DEFAULT_SCOPE`] (`admin`).
+    ///
+    /// ```
+    /// use keygate::KeyGate;
+    /// use keygate::admin::AdminApi;
+    ///
+    /// let gate = KeyGate::builder().build();
+    /// let doc = AdminApi::new(&gate).openapi_router::<()>().into_openapi();
+    /// let doc = serde_json::to_value(&doc).unwrap();
+    /// assert_eq!(doc["paths"]["/keys"]["get"]["security"][0]["api_key"][0], "admin");
+    /// ```
     pub fn new(gate: &KeyGate) -> Self {
         AdminApi {
             gate: gate.clone(),
@@ -185,6 +195,22 @@ impl AdminApi {
     /// The scope a key must hold to call the routes, such as `keys:admin`. A plain scope, not a
     /// wildcard; when the gate has [declared scopes](crate::KeyGateBuilder::declared_scopes),
     /// one of them. Checked when the router is built.
+    ///
+    /// ```
+    /// use keygate::KeyGate;
+    /// use keygate::admin::AdminApi;
+    /// use keygate::scope::DeclaredScope;
+    ///
+    /// static SCOPES: &[DeclaredScope] = &[DeclaredScope::new("keys:admin", "Manage keys")];
+    /// let gate = KeyGate::builder().declared_scopes(SCOPES).build();
+    /// let doc = AdminApi::new(&gate)
+    ///     .scope("keys:admin")
+    ///     .openapi_router::<()>()
+    ///     .into_openapi();
+    /// let doc = serde_json::to_value(&doc).unwrap();
+    /// let revoke = &doc["paths"]["/keys/{id}"]["delete"];
+    /// assert_eq!(revoke["security"][1]["bearer"][0], "keys:admin");
+    /// ```
     pub fn scope(mut self, scope: impl Into<String>) -> Self {
         self.scope = scope.into();
         self
