@@ -119,3 +119,37 @@ async fn create_list_rotate_limit_and_revoke_through_the_nested_router() {
         assert_eq!(shows(&successor), i == 2, "answer {i}: {answer}");
     }
 }
+
+#[tokio::test]
+async fn the_plain_axum_router_serves_the_same_routes() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use keygate::admin::AdminApi;
+    use keygate::{KeyGate, NewKey};
+    use tower::ServiceExt;
+
+    let gate = KeyGate::builder().prefix("acme").build();
+    let admin = gate
+        .create_key(NewKey::new("ops").owner("ops").scopes(["keys:admin"]))
+        .await
+        .unwrap();
+    let app: axum::Router =
+        axum::Router::new().nest("/manage", AdminApi::new(&gate).scope("keys:admin").router());
+    let create = |key: Option<&str>| {
+        let mut request = Request::post("/manage/keys").header("content-type", "application/json");
+        if let Some(key) = key {
+            request = request.header("x-api-key", key);
+        }
+        request.body(Body::from(r#"{"name":"ci"}"#)).unwrap()
+    };
+    let refused = app.clone().oneshot(create(None)).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let created = app.oneshot(create(Some(admin.key.expose()))).await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let body = axum::body::to_bytes(created.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let created: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(created["record"]["owner"], "ops");
+    assert!(gate.verify(created["key"].as_str().unwrap()).await.is_ok());
+}
