@@ -56,7 +56,11 @@
 //! security schemes and 401/403/429/503 responses, and every field's rule, the grants of the
 //! gate's declared scopes among them. The document is whole without
 //! [`secure`](crate::openapi::secure), and stays right after it, unless a handler of the service
-//! carrying `#[require_api_key]` has one of those names (operations are matched by id).
+//! carrying `#[require_api_key]` has one of those names (operations are matched by id). Its
+//! schemas are `CreateKeyRequest`, `CreatedKeyView`, `RotateRequest`, `SetRateLimitRequest`,
+//! `KeyView`, `RevocationReason`, `UsageHour`, `AuditReport`, `KeyFindings`, `Finding` and
+//! `FindingKind`: a schema of the service's own by one of these names is kept in its place, so
+//! name the service's schemas otherwise.
 //!
 //! # Refusals
 //!
