@@ -1,9 +1,10 @@
-//! The access table: every documented route, and what it takes to call it.
+//! The access table: every documented route, and what it takes to call it, as the OpenAPI
+//! document states it once keygate has secured it: the scopes of the handlers carrying
+//! `#[require_api_key]` ([`keygate::openapi::secure`]) and of keygate's admin API, which documents
+//! its own.
 
-use keygate::audit::{ProtectedHandler, protected_handlers};
-use keygate::scope::ScopeMatch;
 use utoipa::openapi::OpenApi;
-use utoipa::openapi::path::HttpMethod;
+use utoipa::openapi::path::{HttpMethod, Operation};
 
 /// Routes that are public on purpose. Any other route must be protected.
 pub const PUBLIC_ROUTES: &[&str] = &["/health", "/openapi.json"];
@@ -17,8 +18,38 @@ pub struct RouteAccess {
     pub path: String,
     /// The handler function (the operation id).
     pub handler: String,
-    /// The handler's protection, `None` when it has no `#[require_api_key]`.
-    pub protection: Option<&'static ProtectedHandler>,
+    /// The route's protection, `None` when its operation has no security requirement.
+    pub protection: Option<Protection>,
+}
+
+/// What admits a request to a protected route: any one of the alternatives, each a set of
+/// scopes that are all needed (an empty set: any valid key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Protection {
+    /// The scope sets, each once, in the document's order.
+    pub alternatives: Vec<Vec<String>>,
+}
+
+impl Protection {
+    /// The protection an operation's security requirements state, if it has any. Requirements
+    /// naming the same scopes under different schemes (`api_key`, `bearer`) are one alternative.
+    fn of(operation: &Operation) -> Option<Protection> {
+        let requirements = serde_json::to_value(operation.security.as_ref()?).ok()?;
+        let mut alternatives: Vec<Vec<String>> = Vec::new();
+        for requirement in requirements.as_array()? {
+            for scopes in requirement.as_object()?.values() {
+                let scopes: Vec<String> = scopes
+                    .as_array()?
+                    .iter()
+                    .filter_map(|scope| scope.as_str().map(str::to_owned))
+                    .collect();
+                if !alternatives.contains(&scopes) {
+                    alternatives.push(scopes);
+                }
+            }
+        }
+        (!alternatives.is_empty()).then_some(Protection { alternatives })
+    }
 }
 
 impl RouteAccess {
@@ -31,17 +62,18 @@ impl RouteAccess {
 impl RouteAccess {
     /// What it takes to call the route: `public`, `any valid key`, or the scopes.
     pub fn access(&self) -> String {
-        match self.protection {
-            None => "public".to_owned(),
-            Some(h) if h.scopes.is_empty() => "any valid key".to_owned(),
-            Some(h) => {
-                let joiner = match h.mode {
-                    ScopeMatch::All => " and ",
-                    ScopeMatch::Any => " or ",
-                };
-                h.scopes.join(joiner)
-            }
+        let Some(protection) = &self.protection else {
+            return "public".to_owned();
+        };
+        if protection.alternatives.iter().any(Vec::is_empty) {
+            return "any valid key".to_owned();
         }
+        let alternatives: Vec<String> = protection
+            .alternatives
+            .iter()
+            .map(|scopes| scopes.join(" and "))
+            .collect();
+        alternatives.join(" or ")
     }
 }
 
@@ -72,14 +104,9 @@ pub fn render(table: &[RouteAccess]) -> String {
     text
 }
 
-/// Every operation of `doc`, joined by handler name with the handlers `#[require_api_key]`
-/// registered in this crate, plus `GET /openapi.json`, which serves the document itself.
+/// Every operation of `doc` with the protection its security requirements state, plus
+/// `GET /openapi.json`, which serves the document itself.
 pub fn table(doc: &OpenApi) -> Vec<RouteAccess> {
-    const CRATE: &str = env!("CARGO_CRATE_NAME");
-    let mine: Vec<&'static ProtectedHandler> = protected_handlers()
-        .into_iter()
-        .filter(|h| h.module_path.split("::").next() == Some(CRATE))
-        .collect();
     let mut table = Vec::new();
     for (path, item) in &doc.paths.paths {
         let operations = [
@@ -94,12 +121,11 @@ pub fn table(doc: &OpenApi) -> Vec<RouteAccess> {
         ];
         for (method, operation) in operations {
             let Some(operation) = operation else { continue };
-            let handler = operation.operation_id.clone().unwrap_or_default();
             table.push(RouteAccess {
                 method: method_name(method),
                 path: path.clone(),
-                protection: mine.iter().copied().find(|h| h.name == handler),
-                handler,
+                handler: operation.operation_id.clone().unwrap_or_default(),
+                protection: Protection::of(operation),
             });
         }
     }

@@ -9,19 +9,21 @@
 //! | `GET /whoami` | any valid key |
 //! | `POST /admin/keys`, `GET /admin/keys` | scope `admin`: create (the key is shown once), list |
 //! | `POST /admin/keys/{id}/rotate`, `DELETE /admin/keys/{id}` | scope `admin`: rotate, revoke |
+//! | `PUT /admin/keys/{id}/rate_limit` | scope `admin`: set or remove the key's rate limit |
 //! | `GET /admin/keys/{id}/usage?since=7d` | scope `admin`: the key's usage per hour |
 //! | `GET /admin/keys/audit` | scope `admin`: keys to rotate, revoke or give an expiry |
 //! | `GET /metrics` | scope `metrics:read`: keygate's metrics in Prometheus text format ([`metrics`]) |
 //! | `GET /openapi.json` | public: the OpenAPI 3.1 document, with keygate's security |
 //! | `POST /security/leaked-keys` | signed by GitHub: secret scanning reports leaked keys, which are revoked ([`leaks`]) |
 //!
-//! The scopes are declared in this crate's `Cargo.toml`; a misspelt scope does not compile.
+//! The `/admin` routes are keygate's admin API ([`keygate::admin::AdminApi`]), nested with the
+//! scope `admin`. The scopes are declared in this crate's `Cargo.toml`; a misspelt scope does
+//! not compile.
 //! Routes are registered through `utoipa_axum::routes!`, so the router and the OpenAPI document
 //! come from the same `#[utoipa::path]` attributes, and [`access::table`] (printed by
 //! `cargo run -- --routes`) cannot miss a route registered that way.
 
 pub mod access;
-pub mod admin;
 pub mod leaks;
 pub mod metrics;
 pub mod problem;
@@ -36,6 +38,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use keygate::admin::AdminApi;
 use keygate::{ApiKey, KeyError, KeyGate, NewKey, require_api_key};
 use problem::ApiError;
 use serde::{Deserialize, Serialize};
@@ -111,23 +114,27 @@ impl Items {
 ))]
 struct ApiDoc;
 
-/// The routes, each with its OpenAPI operation. Register every route here, through `routes!`:
-/// a route added with plain `.route()` would be missing from the document and the access table.
-fn routes() -> (Router<AppState>, OpenApi) {
+/// The routes, each with its OpenAPI operation. Register every route here, through `routes!`
+/// (or a router that documents itself, as keygate's admin API does): a route added with plain
+/// `.route()` would be missing from the document and the access table.
+fn routes(gate: &KeyGate) -> (Router<AppState>, OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health))
         .routes(routes!(list_items, create_item))
         .routes(routes!(delete_item))
         .routes(routes!(whoami))
         .routes(routes!(metrics::metrics))
-        .merge(admin::router())
+        .nest(
+            "/admin",
+            AdminApi::new(gate).scope("admin").openapi_router(),
+        )
         .split_for_parts()
 }
 
 /// The service's OpenAPI document, with keygate's security schemes, each protected operation's
 /// scopes, and its 401/403/503 responses; every refusal's body is the problem document.
 pub fn openapi(gate: &KeyGate) -> OpenApi {
-    let (_, mut doc) = routes();
+    let (_, mut doc) = routes(gate);
     // Every protected handler of this crate is routed, so none is left unmatched; the access
     // table test checks it.
     let _unmatched = keygate::openapi::secure(gate, &mut doc);
@@ -138,7 +145,7 @@ pub fn openapi(gate: &KeyGate) -> OpenApi {
 /// Builds the service's router, and installs the metrics recorder if none is.
 pub fn app(state: AppState) -> Router {
     metrics::install();
-    let (router, _) = routes();
+    let (router, _) = routes(&state.gate);
     let doc = Json(openapi(&state.gate));
     // Rate-limit headers on admitted responses of limited keys (429s carry them anyway).
     let headers = state.gate.rate_limit_headers();

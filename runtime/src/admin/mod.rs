@@ -4,6 +4,8 @@
 pub mod api;
 pub mod console;
 
+pub use api::AdminApi;
+
 use crate::KeyGate;
 
 /// The first of `requested` that a caller holding `held` may not grant, if any: a key never mints

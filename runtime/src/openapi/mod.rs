@@ -66,7 +66,7 @@ pub use request::{duration_schema, grant_schema, rate_limit_schema};
 use crate::audit::{ProtectedHandler, protected_handlers};
 use crate::declared::DeclaredScope;
 use crate::gate::KeyGate;
-use crate::scope::ScopeMatch;
+use crate::scope::{Requirement, ScopeMatch};
 
 /// The name of the problem document schema in `components.schemas`.
 pub const PROBLEM_SCHEMA: &str = "KeygateProblem";
@@ -87,6 +87,37 @@ pub const RATE_LIMITED_RESPONSE: &str = "KeygateRateLimited";
 /// operation id) with another protected handler of different requirements. A service that
 /// documents every route can assert that, among its own handlers, this is empty.
 pub fn secure(gate: &KeyGate, openapi: &mut OpenApi) -> Vec<&'static ProtectedHandler> {
+    let scheme_names = add_components(gate, openapi);
+    let handlers = protected_handlers();
+    let mut matched: Vec<&'static ProtectedHandler> = Vec::new();
+    for item in openapi.paths.paths.values_mut() {
+        for operation in operations(item) {
+            let Some(id) = operation.operation_id.clone() else {
+                continue;
+            };
+            let mut named = handlers.iter().filter(|h| h.name == id);
+            let Some(first) = named.next() else { continue };
+            if named.any(|other| other.requirement() != first.requirement()) {
+                continue;
+            }
+            protect(
+                operation,
+                first.requirement(),
+                &scheme_names,
+                gate.requires_https(),
+            );
+            matched.extend(handlers.iter().filter(|h| h.name == id));
+        }
+    }
+    handlers
+        .into_iter()
+        .filter(|h| !matched.contains(h))
+        .collect()
+}
+
+/// Adds to `openapi`'s components the security schemes of `gate`'s credential sources, the
+/// problem document schema and keygate's 401/403/429/503 responses; returns the schemes' names.
+pub(crate) fn add_components(gate: &KeyGate, openapi: &mut OpenApi) -> Vec<&'static str> {
     let schemes = schemes(gate);
     let components = openapi.components.get_or_insert_with(Components::new);
     for (name, scheme) in &schemes {
@@ -105,28 +136,7 @@ pub fn secure(gate: &KeyGate, openapi: &mut OpenApi) -> Vec<&'static ProtectedHa
             .responses
             .insert(name.to_owned(), RefOr::T(response));
     }
-
-    let handlers = protected_handlers();
-    let mut matched: Vec<&'static ProtectedHandler> = Vec::new();
-    let scheme_names: Vec<&str> = schemes.iter().map(|(name, _)| *name).collect();
-    for item in openapi.paths.paths.values_mut() {
-        for operation in operations(item) {
-            let Some(id) = operation.operation_id.clone() else {
-                continue;
-            };
-            let mut named = handlers.iter().filter(|h| h.name == id);
-            let Some(first) = named.next() else { continue };
-            if named.any(|other| other.requirement() != first.requirement()) {
-                continue;
-            }
-            protect(operation, first, &scheme_names, gate.requires_https());
-            matched.extend(handlers.iter().filter(|h| h.name == id));
-        }
-    }
-    handlers
-        .into_iter()
-        .filter(|h| !matched.contains(h))
-        .collect()
+    schemes.iter().map(|(name, _)| *name).collect()
 }
 
 /// The security schemes matching the gate's credential sources, by name.
@@ -198,7 +208,7 @@ fn scope_list(declared: Option<&[DeclaredScope]>) -> String {
     }
 }
 
-fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+pub(crate) fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     [
         &mut item.get,
         &mut item.put,
@@ -213,18 +223,25 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .filter_map(Option::as_mut)
 }
 
-fn protect(operation: &mut Operation, handler: &ProtectedHandler, schemes: &[&str], https: bool) {
+/// Gives `operation` the security requirement of `requirement` under each of `schemes` (with
+/// `any` scopes, one requirement per scope: any one of them admits), and keygate's refusals.
+pub(crate) fn protect(
+    operation: &mut Operation,
+    requirement: Requirement<'_>,
+    schemes: &[&str],
+    https: bool,
+) {
     let mut security = Vec::new();
     for scheme in schemes {
-        match handler.mode {
-            ScopeMatch::Any if !handler.scopes.is_empty() => {
-                for scope in handler.scopes {
+        match requirement.mode {
+            ScopeMatch::Any if !requirement.scopes.is_empty() => {
+                for scope in requirement.scopes {
                     security.push(SecurityRequirement::new(*scheme, [*scope]));
                 }
             }
             _ => security.push(SecurityRequirement::new(
                 *scheme,
-                handler.scopes.iter().copied(),
+                requirement.scopes.iter().copied(),
             )),
         }
     }
@@ -233,7 +250,7 @@ fn protect(operation: &mut Operation, handler: &ProtectedHandler, schemes: &[&st
     responses
         .entry("401".to_owned())
         .or_insert_with(|| Ref::from_response_name(UNAUTHORIZED_RESPONSE).into());
-    if !handler.scopes.is_empty() || https {
+    if !requirement.scopes.is_empty() || https {
         responses
             .entry("403".to_owned())
             .or_insert_with(|| Ref::from_response_name(FORBIDDEN_RESPONSE).into());

@@ -1,19 +1,22 @@
 //! The admin routes' request and response bodies, and their schemas: each constraint comes from
-//! the definition keygate validates with (`keygate::record`'s limits, the declared scopes, the
-//! duration grammar), so the document and the handlers cannot drift apart.
+//! the definition keygate validates with (the record limits, the declared scopes, the duration
+//! and rate-limit grammars), so the document and the handlers cannot drift apart.
 
 use std::collections::BTreeMap;
 
-use keygate::record::{
-    KeyView, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_LEN, MAX_METADATA_VALUE_LEN, MAX_NAME_LEN,
-    MAX_OWNER_LEN, MAX_SCOPES,
-};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
     AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type,
 };
 use utoipa::{IntoParams, ToSchema};
+
+use crate::openapi::{duration_schema, grant_schema, rate_limit_schema};
+use crate::record::{
+    KeyView, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_LEN, MAX_METADATA_VALUE_LEN, MAX_NAME_LEN,
+    MAX_OWNER_LEN, MAX_SCOPES,
+};
+use crate::scope::DeclaredScope;
 
 /// Control characters (Unicode `Cc`, Rust's `char::is_control`), which keygate refuses in names
 /// and owners, as a regular-expression class body.
@@ -22,37 +25,37 @@ const CONTROL: &str = r"\u0000-\u001F\u007F-\u009F";
 /// removes), as a regular-expression class body.
 const SPACE: &str = r"\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
 
-/// The body of `POST /admin/keys`. Only `name` is required: `owner` defaults to the calling
+/// The body of a key creation. Only `name` is required: `owner` defaults to the calling
 /// key's owner, `scopes` to none (least privilege: such a key may call only routes requiring no
-/// scope, such as `/whoami`), `metadata` to none, `expires_in` and `rate_limit` to none.
+/// scope), `metadata` to none, `expires_in` and `rate_limit` to none.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateKeyRequest {
+pub(super) struct CreateKeyRequest {
     /// A name for the key, such as `ci-deploy`.
     #[schema(schema_with = name_schema)]
-    pub name: String,
+    pub(super) name: String,
     /// Who holds it; absent: the calling key's owner. `null` is refused, as the schema says.
     #[serde(default, deserialize_with = "present_string")]
     #[schema(schema_with = owner_schema)]
-    pub owner: Option<String>,
+    pub(super) owner: Option<String>,
     /// Scopes to grant.
     #[serde(default)]
-    #[schema(schema_with = scopes_schema)]
-    pub scopes: Vec<String>,
+    #[schema(schema_with = undeclared_scopes_schema)]
+    pub(super) scopes: Vec<String>,
     /// Free-form string metadata, such as `{"ticket": "OPS-12"}`.
     #[serde(default)]
     #[schema(schema_with = metadata_schema)]
-    pub metadata: BTreeMap<String, String>,
+    pub(super) metadata: BTreeMap<String, String>,
     /// How long the key lives, such as `90d`, `24h`, `30m` or `2w`. Absent or `null`: until
     /// revoked.
     #[serde(default)]
     #[schema(schema_with = optional_duration)]
-    pub expires_in: Option<String>,
+    pub(super) expires_in: Option<String>,
     /// How fast the key may call, such as `100/min` or `10/s burst 20`. Absent or `null`: no
     /// limit of its own.
     #[serde(default)]
     #[schema(schema_with = optional_rate_limit)]
-    pub rate_limit: Option<String>,
+    pub(super) rate_limit: Option<String>,
 }
 
 /// A string member that, when present, must be a string (not `null`).
@@ -62,54 +65,55 @@ fn present_string<'de, D: serde::Deserializer<'de>>(
     String::deserialize(deserializer).map(Some)
 }
 
-/// The body of `PUT /admin/keys/{id}/rate_limit`.
+/// The body of a change of a key's rate limit.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SetRateLimitRequest {
+pub(super) struct SetRateLimitRequest {
     /// The key's new rate limit, such as `100/min`; `null` removes it.
     #[serde(deserialize_with = "Option::deserialize")]
     #[schema(schema_with = optional_rate_limit, required = true)]
-    pub rate_limit: Option<String>,
+    pub(super) rate_limit: Option<String>,
 }
 
-/// The optional body of `POST /admin/keys/{id}/rotate`; no body, or `null`, is `{}`.
+/// The optional body of a rotation; no body, or `null`, is `{}`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RotateRequest {
+pub(super) struct RotateRequest {
     /// How long the old key keeps working, such as `24h`. Absent or `null`: it stops at once.
     #[serde(default)]
     #[schema(schema_with = optional_duration)]
-    pub grace: Option<String>,
+    pub(super) grace: Option<String>,
 }
 
-/// Which keys `GET /admin/keys` lists.
+/// Which keys the list route lists.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ListQuery {
+pub(super) struct ListQuery {
     /// Only keys held by this owner.
-    pub owner: Option<String>,
+    pub(super) owner: Option<String>,
     /// Include revoked and expired keys.
     #[serde(default)]
-    pub all: bool,
+    pub(super) all: bool,
     /// Only keys not used for this long (or never, and created this long ago), such as `90d`.
     #[param(value_type = Option<String>, example = "90d", pattern = "^[1-9][0-9]{0,2}[smhdw]$")]
-    pub unused_for: Option<String>,
+    pub(super) unused_for: Option<String>,
     /// Only keys created at least this long ago, such as `180d`.
     #[param(value_type = Option<String>, example = "180d", pattern = "^[1-9][0-9]{0,2}[smhdw]$")]
-    pub older_than: Option<String>,
+    pub(super) older_than: Option<String>,
 }
 
 /// A key just created or rotated in: the key text, shown this once, and its record.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CreatedKeyView {
+// Not `Debug`: it holds the key.
+#[derive(Serialize, ToSchema)]
+pub(super) struct CreatedKeyView {
     /// The key. It is not stored and will not be shown again.
-    pub key: String,
+    pub(super) key: String,
     /// Its record.
-    pub record: KeyView,
+    pub(super) record: KeyView,
 }
 
-impl From<&keygate::CreatedKey> for CreatedKeyView {
-    fn from(created: &keygate::CreatedKey) -> Self {
+impl From<&crate::CreatedKey> for CreatedKeyView {
+    fn from(created: &crate::CreatedKey) -> Self {
         CreatedKeyView {
             key: created.key.expose().to_owned(),
             record: KeyView::from(&created.record),
@@ -147,17 +151,23 @@ fn owner_schema() -> Schema {
         .into()
 }
 
-fn scopes_schema() -> Schema {
+/// The schema of `scopes` for a gate without declared scopes. The router replaces it with
+/// [`scopes_schema`] of its gate's declared scopes, known only when the router is built.
+fn undeclared_scopes_schema() -> Schema {
+    scopes_schema(None)
+}
+
+/// The schema of `scopes`: the grants `declared` allows, or the grant grammar without a
+/// declaration.
+pub(super) fn scopes_schema(declared: Option<&[DeclaredScope]>) -> Schema {
     ArrayBuilder::new()
-        .items(RefOr::T(keygate::openapi::grant_schema(Some(
-            crate::DECLARED_SCOPES,
-        ))))
+        .items(RefOr::T(grant_schema(declared)))
         .max_items(Some(MAX_SCOPES))
         .description(Some(format!(
             "Scopes to grant, at most {MAX_SCOPES} (`too_many_scopes`): each a declared scope or \
              a wildcard covering one (`invalid_scope`), and held by the calling key \
              (`scope_not_held`). Absent: none, so the key may call only routes that require \
-             no scope (such as `/whoami`)."
+             no scope."
         )))
         .default(Some(serde_json::json!([])))
         .into()
@@ -186,7 +196,7 @@ fn metadata_schema() -> Schema {
 
 fn optional_duration() -> Schema {
     AnyOfBuilder::new()
-        .item(keygate::openapi::duration_schema())
+        .item(duration_schema())
         .item(RefOr::T(Schema::Object(
             ObjectBuilder::new()
                 .schema_type(SchemaType::Type(Type::Null))
@@ -201,7 +211,7 @@ fn optional_duration() -> Schema {
 
 fn optional_rate_limit() -> Schema {
     AnyOfBuilder::new()
-        .item(keygate::openapi::rate_limit_schema())
+        .item(rate_limit_schema())
         .item(RefOr::T(Schema::Object(
             ObjectBuilder::new()
                 .schema_type(SchemaType::Type(Type::Null))

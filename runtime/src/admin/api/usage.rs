@@ -1,27 +1,27 @@
-//! `GET /admin/keys/{id}/usage`: a key's usage history, per UTC hour.
+//! `GET /keys/{id}/usage`: a key's usage history, per UTC hour.
 
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
-use keygate::duration::parse_duration;
-use keygate::usage::UsageHour;
-use keygate::{KeyGate, require_api_key};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use utoipa::IntoParams;
 
-use super::AdminError;
+use super::Caller;
+use super::problem::AdminError;
+use crate::duration::parse_duration;
+use crate::usage::UsageHour;
 
-/// How far back `GET /admin/keys/{id}/usage` looks.
+/// How far back `GET /keys/{id}/usage` looks.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct UsageQuery {
+pub(super) struct UsageQuery {
     /// How far back, such as `24h`, `7d` or `90d` (a whole number and a unit, `s`, `m`, `h`, `d`
     /// or `w`). Default `7d`. History older than the service's retention (90 days unless
     /// configured) is gone.
     #[param(value_type = Option<String>, example = "7d", pattern = "^[1-9][0-9]{0,2}[smhdw]$")]
-    pub since: Option<String>,
+    since: Option<String>,
 }
 
 /// The default look back.
@@ -29,7 +29,7 @@ const DEFAULT_SINCE: &str = "7d";
 
 #[utoipa::path(
     get,
-    path = "/admin/keys/{id}/usage",
+    path = "/keys/{id}/usage",
     params(("id" = String, Path, description = "The key id"), UsageQuery),
     responses(
         (status = 200, description = "The key's usage per UTC hour, oldest first; hours without use have no entry", body = Vec<UsageHour>),
@@ -37,9 +37,8 @@ const DEFAULT_SINCE: &str = "7d";
         (status = 404, description = "No such key (`key_not_found`)")
     )
 )]
-#[require_api_key(scopes = "admin")]
 pub(super) async fn key_usage(
-    State(gate): State<KeyGate>,
+    caller: Caller,
     id: Result<Path<String>, PathRejection>,
     query: Result<Query<UsageQuery>, QueryRejection>,
 ) -> Result<Json<Vec<UsageHour>>, AdminError> {
@@ -54,5 +53,5 @@ pub(super) async fn key_usage(
         )
     })?;
     let since = OffsetDateTime::now_utc() - back;
-    Ok(Json(gate.usage(&id, since).await?))
+    Ok(Json(caller.gate.usage(&id, since).await?))
 }

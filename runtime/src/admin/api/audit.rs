@@ -1,33 +1,34 @@
-//! `GET /admin/keys/audit`: the keys to rotate, revoke or give an expiry, as `keygate keys
-//! audit --json` prints them.
+//! `GET /keys/audit`: the keys to rotate, revoke or give an expiry, as `keygate keys audit
+//! --json` prints them.
 
 use axum::Json;
+use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use keygate::hygiene::{AuditPolicy, AuditReport};
-use keygate::{KeyGate, require_api_key};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{AdminError, duration};
+use super::Caller;
+use super::input::duration;
+use super::problem::AdminError;
+use crate::hygiene::{AuditPolicy, AuditReport};
 
-/// The periods `GET /admin/keys/audit` judges keys by.
+/// The periods `GET /keys/audit` judges keys by.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct AuditQuery {
+pub(super) struct AuditQuery {
     /// Report keys not used for this long (or never, and created this long ago), such as `30d`.
     /// Default `90d`.
     #[param(value_type = Option<String>, example = "90d", pattern = "^[1-9][0-9]{0,2}[smhdw]$")]
-    pub unused_for: Option<String>,
+    unused_for: Option<String>,
     /// Report keys created this long ago and never rotated, such as `365d`. Default `180d`.
     #[param(value_type = Option<String>, example = "180d", pattern = "^[1-9][0-9]{0,2}[smhdw]$")]
-    pub older_than: Option<String>,
+    older_than: Option<String>,
 }
 
 #[utoipa::path(
     get,
-    path = "/admin/keys/audit",
+    path = "/keys/audit",
     params(AuditQuery),
     responses(
         (status = 200, description = "Active keys with findings (never used, unused, not rotated, no expiry, wildcard scope), each with what to do; revoked, expired and rotated keys are only counted", body = AuditReport),
@@ -35,9 +36,8 @@ pub struct AuditQuery {
         (status = 422, description = "A period breaks the duration rule (`invalid_duration`)")
     )
 )]
-#[require_api_key(scopes = "admin")]
 pub(super) async fn audit_keys(
-    State(gate): State<KeyGate>,
+    caller: Caller,
     query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Json<AuditReport>, AdminError> {
     let Query(query) = query?;
@@ -48,5 +48,5 @@ pub(super) async fn audit_keys(
     if let Some(period) = duration(query.older_than.as_deref())? {
         policy = policy.older_than(period);
     }
-    Ok(Json(gate.audit_keys(&policy).await?))
+    Ok(Json(caller.gate.audit_keys(&policy).await?))
 }

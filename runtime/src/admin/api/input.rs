@@ -1,0 +1,74 @@
+//! Reading what the admin routes are given, as their schemas state it, and the privilege rule.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+
+use super::problem::AdminError;
+use crate::duration::parse_duration;
+use crate::limit::{RateLimit, RateLimitError};
+use crate::{ApiKey, KeyGate};
+
+/// Refuses grants the calling key does not itself hold ([`grant_beyond`](crate::admin::grant_beyond)).
+/// The command line, which holds the database, is not limited.
+pub(super) fn may_grant(
+    gate: &KeyGate,
+    caller: &ApiKey,
+    requested: &[String],
+) -> Result<(), AdminError> {
+    match crate::admin::grant_beyond(gate, caller.scopes(), requested) {
+        Some(grant) => Err(AdminError::new(
+            StatusCode::FORBIDDEN,
+            "scope_not_held",
+            format!("The calling key does not hold `{grant}`, so it cannot grant it."),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Reads a duration as its schema states it: `parse_duration`'s grammar, written without
+/// surrounding spaces or leading zeros.
+pub(super) fn duration(text: Option<&str>) -> Result<Option<Duration>, AdminError> {
+    let refused = |detail: String| {
+        AdminError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_duration", detail)
+    };
+    let Some(text) = text else { return Ok(None) };
+    if text.trim() != text || text.starts_with('0') {
+        return Err(refused(format!(
+            "invalid duration `{}`: write a positive whole number without spaces or leading \
+             zeros, and a unit, such as 30m, 24h, 90d or 2w",
+            text.escape_default()
+        )));
+    }
+    parse_duration(text)
+        .map(Some)
+        .map_err(|error| refused(error.to_string()))
+}
+
+/// Reads a rate limit as its schema states it: `RateLimit`'s grammar, written with single spaces
+/// and without leading zeros.
+pub(super) fn rate_limit(text: Option<&str>) -> Result<Option<RateLimit>, AdminError> {
+    let refused = |detail: String| {
+        AdminError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_rate_limit",
+            detail,
+        )
+    };
+    let Some(text) = text else { return Ok(None) };
+    let loose_space =
+        text.split(' ').any(str::is_empty) || text.chars().any(|c| c.is_whitespace() && c != ' ');
+    let leading_zero = text
+        .split(|c: char| !c.is_ascii_digit())
+        .any(|digits| digits.starts_with('0'));
+    if loose_space || leading_zero {
+        return Err(refused(format!(
+            "invalid rate limit `{}`: write whole numbers without leading zeros, separated by \
+             single spaces, such as 100/min or 10/s burst 20",
+            text.escape_default()
+        )));
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|error: RateLimitError| refused(error.to_string()))
+}
