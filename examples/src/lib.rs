@@ -11,6 +11,7 @@
 //! | `POST /admin/keys/{id}/rotate`, `DELETE /admin/keys/{id}` | scope `admin`: rotate, revoke |
 //! | `GET /admin/keys/{id}/usage?since=7d` | scope `admin`: the key's usage per hour |
 //! | `GET /admin/keys/audit` | scope `admin`: keys to rotate, revoke or give an expiry |
+//! | `/admin/console` | the web console ([`keygate::admin::console`]): sign in with a key holding `admin` |
 //! | `GET /metrics` | scope `metrics:read`: keygate's metrics in Prometheus text format ([`metrics`]) |
 //! | `GET /openapi.json` | public: the OpenAPI 3.1 document, with keygate's security |
 //! | `POST /security/leaked-keys` | signed by GitHub: secret scanning reports leaked keys, which are revoked ([`leaks`]) |
@@ -35,6 +36,7 @@ use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use keygate::admin::console::Console;
 use keygate::{ApiKey, KeyError, KeyGate, NewKey, require_api_key};
 use problem::ApiError;
 use serde::{Deserialize, Serialize};
@@ -143,6 +145,7 @@ pub fn app(state: AppState) -> Router {
     let headers = state.gate.rate_limit_headers();
     router
         .route("/openapi.json", get(move || async move { doc }))
+        .nest("/admin/console", Console::new("admin").router())
         .layer(headers)
         .with_state(state)
 }
