@@ -69,16 +69,16 @@ fn login_cookie(config: &Config) -> String {
 
 /// `GET /sign-in`.
 pub(crate) async fn sign_in_form(
+    State(gate): State<KeyGate>,
     Extension(config): Extension<Arc<Config>>,
     parts: Parts,
 ) -> Response {
-    sign_in_page(
-        &config,
-        &Base::of(&parts),
-        StatusCode::OK,
-        "",
-        HeaderMap::new(),
-    )
+    let base = Base::of(&parts);
+    // No form to paste a key into where the key would cross the network in the clear.
+    if let Err(refused) = refuse_plain_http(&gate, &parts, &base) {
+        return refused;
+    }
+    sign_in_page(&config, &base, StatusCode::OK, "", HeaderMap::new())
 }
 
 /// `POST /sign-in`: verifies the pasted key, mints the session, sets its cookie.
