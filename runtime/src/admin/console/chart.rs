@@ -13,6 +13,8 @@ const BAR: i64 = 4;
 const HEIGHT: u64 = 120;
 const TOP: u64 = 12;
 const LABELS: u64 = 16;
+/// The width a date label takes, in the chart's units.
+const LABEL_WIDTH: i64 = 30;
 
 /// The first hour the chart shows, for a chart drawn at `now`.
 pub(crate) fn start(now: OffsetDateTime) -> OffsetDateTime {
@@ -93,13 +95,19 @@ pub(crate) fn usage_chart(hours: &[UsageHour], now: OffsetDateTime) -> String {
         let at = first + Duration::hours(index);
         let _ = write!(
             svg,
-            "<line x1=\"{x}\" y1=\"{TOP}\" x2=\"{x}\" y2=\"{base}\" stroke=\"#ddd\"/>\
-             <text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"#555\">{:02}-{:02}</text>",
-            x + 2,
-            base + 12,
-            u8::from(at.month()),
-            at.day()
+            "<line x1=\"{x}\" y1=\"{TOP}\" x2=\"{x}\" y2=\"{base}\" stroke=\"#ddd\"/>"
         );
+        // A date too close to the right edge would be cut; its line alone marks the day.
+        if x + LABEL_WIDTH <= width {
+            let _ = write!(
+                svg,
+                "<text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"#555\">{:02}-{:02}</text>",
+                x + 2,
+                base + 12,
+                u8::from(at.month()),
+                at.day()
+            );
+        }
     }
     let _ = write!(
         svg,
