@@ -231,3 +231,30 @@ async fn plain_http_is_refused_when_the_gate_requires_https() {
     let usage = console.gate.usage(&key_id(&admin), day_ago).await.unwrap();
     assert!(usage.is_empty(), "{usage:?}");
 }
+
+#[tokio::test]
+async fn a_session_over_its_rate_limit_waits_rather_than_ends() {
+    let gate = keygate::KeyGate::builder()
+        .prefix("demo")
+        .default_rate_limit("3/min".parse().unwrap())
+        .build();
+    let mut console = Console::on(gate, ConsoleRoutes::new("admin"));
+    console.signed_in().await;
+    for _ in 0..3 {
+        assert_eq!(console.get("").await.status, StatusCode::OK);
+    }
+    let reply = console.get("").await;
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        reply.body
+    );
+    assert!(reply.body.contains("rate_limited"), "{}", reply.body);
+    assert!(console.cookies.contains_key(COOKIE), "the session is kept");
+    let session = console.record(&key_id(&console.session_cookie())).await;
+    assert_eq!(
+        session.state_at(OffsetDateTime::now_utc()),
+        KeyState::Active
+    );
+}

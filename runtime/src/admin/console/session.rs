@@ -122,6 +122,23 @@ where
         let scopes = [config.scope.as_str()];
         let session = match gate.verify_for(presented, Requirement::all(&scopes)).await {
             Ok(session) => session,
+            // Not the session's end: the person may go on once the gate can answer again.
+            Err(rejection)
+                if matches!(
+                    rejection.status(),
+                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+                ) =>
+            {
+                return Err(problem(
+                    &base,
+                    rejection.status(),
+                    "Try again shortly",
+                    &format!(
+                        "The session could not be checked just now ({}); nothing was changed.",
+                        rejection.code()
+                    ),
+                ));
+            }
             Err(rejection) => {
                 return Err(ended(&format!(
                     "Your console session has ended ({}). Sign in again.",

@@ -119,11 +119,17 @@ pub(crate) async fn sign_in(
             );
             return again(StatusCode::FORBIDDEN, &message);
         }
-        Err(rejection) if rejection.status() == StatusCode::SERVICE_UNAVAILABLE => {
-            return again(
+        Err(rejection)
+            if matches!(
                 rejection.status(),
-                "The key store cannot answer; try again shortly.",
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+            ) =>
+        {
+            let message = format!(
+                "The key could not be checked just now ({}); try again shortly.",
+                rejection.code()
             );
+            return again(rejection.status(), &message);
         }
         Err(rejection) => {
             let message = format!("This key was not accepted ({}).", rejection.code());
