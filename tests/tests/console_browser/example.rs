@@ -29,6 +29,7 @@ pub struct Example {
     pub base: String,
     pub admin_key: String,
     pub read_key: String,
+    pub write_key: String,
 }
 
 impl Example {
@@ -51,7 +52,7 @@ impl Example {
             .spawn()
             .expect("start the example");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut addr, mut admin_key, mut read_key) = (None, None, None);
+        let (mut addr, mut admin_key, mut read_key, mut write_key) = (None, None, None, None);
         for line in lines.by_ref() {
             let line = line.unwrap();
             let value = |prefix: &str| {
@@ -61,6 +62,7 @@ impl Example {
             addr = addr.or(value("keygate example listening on http://"));
             admin_key = admin_key.or(value("export KEYGATE_ADMIN_KEY="));
             read_key = read_key.or(value("export KEYGATE_READ_KEY="));
+            write_key = write_key.or(value("export KEYGATE_WRITE_KEY="));
             if line.starts_with("export KEYGATE_METRICS_KEY=") {
                 break;
             }
@@ -79,6 +81,7 @@ impl Example {
             base: format!("http://localhost:{port}"),
             admin_key: admin_key.expect("the admin key"),
             read_key: read_key.expect("the read key"),
+            write_key: write_key.expect("the write key"),
         };
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);

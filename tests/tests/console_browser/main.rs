@@ -138,6 +138,34 @@ async fn a_person_signs_in_creates_uses_revokes_and_signs_out() {
     assert!(browser.text("h1").await.contains("Form refused"));
     assert_eq!(service.items(&service.read_key).await.0, 200);
 
+    // Rotate the write key with an hour's grace: both keys work, the chain links them.
+    let write_id = service.write_key.split('_').nth(1).unwrap().to_owned();
+    browser
+        .goto(&format!("{console}/keys/{write_id}/rotate"))
+        .await;
+    browser.type_into("#grace", "1h").await;
+    browser.click("form.stack button[type=submit]").await;
+    assert!(
+        browser
+            .text("main")
+            .await
+            .contains("it will not be shown again")
+    );
+    let successor = browser.property("#new-key", "value").await;
+    let successor = successor.as_str().unwrap().to_owned();
+    assert_eq!(service.items(&successor).await.0, 200);
+    assert_eq!(
+        service.items(&service.write_key).await.0,
+        200,
+        "inside the grace"
+    );
+    browser.click("main a[href*='/keys/']").await;
+    let chain = browser.text("main").await;
+    assert!(
+        chain.contains(&write_id) && chain.contains("(this key)"),
+        "{chain}"
+    );
+
     browser.goto(&format!("{console}/audit")).await;
     shots.take(&browser, "audit").await;
     browser.resize(390, 844).await;
