@@ -127,6 +127,7 @@ pub(crate) async fn create(signed_in: SignedIn, form: FormBody) -> Result<Respon
         .create_key(new)
         .await
         .map_err(|error| super::html::key_error(base, &error))?;
+    signed_in.log("created", &created.record.key_id);
     Ok(shown_once(&signed_in, "Key created", &created))
 }
 
@@ -207,6 +208,7 @@ pub(crate) async fn rotate(
         .rotate_record(&old, grace)
         .await
         .map_err(|error| super::html::key_error(base, &error))?;
+    signed_in.log("rotated", &old.key_id);
     Ok(shown_once(&signed_in, "Key rotated", &created))
 }
 
@@ -250,6 +252,7 @@ pub(crate) async fn revoke(
         None => gate.revoke_key(&id).await,
     };
     let record = revoked.map_err(|error| super::html::key_error(base, &error))?;
+    signed_in.log("revoked", &record.key_id);
     Ok(see_other(
         &base.url(&format!("/keys/{}", record.key_id)),
         HeaderMap::new(),

@@ -63,6 +63,17 @@ impl SignedIn {
         )
     }
 
+    /// Logs a change made in this session: the key's id, the session's, never a key.
+    pub(crate) fn log(&self, action: &'static str, key_id: &str) {
+        tracing::info!(
+            target: "keygate",
+            key_id,
+            session = self.session.key_id(),
+            action,
+            "console: key changed"
+        );
+    }
+
     /// Refuses a submitted form that does not carry this session's token; nothing is done then.
     pub(crate) fn check_form(
         &self,

@@ -153,6 +153,13 @@ pub(crate) async fn sign_in(
         u64::try_from(lifetime).unwrap_or(0),
     );
     clear_cookie(&mut headers, &login_cookie(&config), &base);
+    // Who worked in the console, and as which session: ids only, never a key.
+    tracing::info!(
+        target: "keygate",
+        key_id = key.key_id(),
+        session = created.record.key_id,
+        "console: signed in"
+    );
     see_other(&base.url(""), headers)
 }
 
@@ -193,5 +200,10 @@ pub(crate) async fn sign_out(
     }
     let mut headers = HeaderMap::new();
     clear_cookie(&mut headers, &config.cookie_name, &signed_in.base);
+    tracing::info!(
+        target: "keygate",
+        session = signed_in.session.key_id(),
+        "console: signed out"
+    );
     see_other(&signed_in.base.url("/sign-in"), headers)
 }
