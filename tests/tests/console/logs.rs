@@ -1,19 +1,23 @@
 //! The console's log lines: who signed in and what changed, by key id, never a key.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Mutex, OnceLock};
 
 use axum::http::StatusCode;
 
 use crate::support::{Console, key_id};
 
-/// A writer appending to a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+/// Everything logged in this test binary, by any test.
+fn captured() -> &'static Mutex<Vec<u8>> {
+    static LOGS: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
+    LOGS.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+struct Captured;
 
 impl Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        captured().lock().unwrap().extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -23,15 +27,12 @@ impl Write for Captured {
 
 #[tokio::test]
 async fn a_session_is_logged_by_key_ids_and_no_key_is_logged() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
+    // Process-wide, so no event of any test thread escapes it.
+    let _ = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
+        .with_writer(|| Captured)
         .with_ansi(false)
-        .finish();
-    // This test's runtime runs on this thread alone, so the subscriber sees all of it.
-    let _guard = tracing::subscriber::set_default(subscriber);
+        .try_init();
 
     let mut console = Console::new();
     let pasted = console.signed_in().await;
@@ -58,7 +59,7 @@ async fn a_session_is_logged_by_key_ids_and_no_key_is_logged() {
     assert_eq!(rotated.status, StatusCode::CREATED);
     console.post("/sign-out", &[("csrf", &csrf)]).await;
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = String::from_utf8(captured().lock().unwrap().clone()).unwrap();
     let session_id = key_id(&session);
     for line in [
         "console: signed in",
