@@ -44,6 +44,9 @@
 //! `Referrer-Policy: no-referrer`. Every value a key holds (name, owner, scopes, metadata,
 //! revocation reason) is escaped.
 //!
+//! Signing in, signing out and every change are logged (target `keygate`, level INFO) with the
+//! key ids involved and the session's id, never a key.
+//!
 //! When the gate requires HTTPS ([`KeyGateBuilder::require_https`](crate::KeyGateBuilder::require_https)),
 //! the console refuses plain HTTP the same way, before it reads a pasted key or a cookie.
 
@@ -114,7 +117,8 @@ impl Console {
     }
 
     /// The name of the session cookie; `keygate_console` unless set. The sign-in form's cookie
-    /// is this name followed by `_login`.
+    /// is this name followed by `_login`. Keep to letters, digits, `_` and `-`: the name goes
+    /// into `Set-Cookie` as it is.
     pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
         self.cookie_name = name.into();
         self
