@@ -63,7 +63,7 @@ async fn a_person_signs_in_creates_uses_revokes_and_signs_out() {
     assert_eq!(browser.url().await, format!("{console}/sign-in"));
     shots.take(&browser, "sign-in").await;
     browser.type_into("#key", &service.admin_key).await;
-    browser.click("form.stack button[type=submit]").await;
+    browser.follow("form.stack button[type=submit]").await;
     assert_eq!(browser.url().await, console);
     assert!(browser.text("main").await.contains("demo-admin"));
     shots.take(&browser, "keys").await;
@@ -82,10 +82,10 @@ async fn a_person_signs_in_creates_uses_revokes_and_signs_out() {
     assert_eq!(browser.execute("return document.cookie").await, "");
 
     // Create a key and read it from the page.
-    browser.click("header nav a[href$='/new']").await;
+    browser.follow("header nav a[href$='/new']").await;
     browser.type_into("#name", "browser-ci").await;
     browser.click("input[name=scope][value='items:read']").await;
-    browser.click("form.stack button[type=submit]").await;
+    browser.follow("form.stack button[type=submit]").await;
     let page = browser.text("main").await;
     assert!(page.contains("it will not be shown again"), "{page}");
     assert!(
@@ -100,7 +100,7 @@ async fn a_person_signs_in_creates_uses_revokes_and_signs_out() {
     }
 
     // Its page: the record, and the usage chart with the traffic just sent.
-    browser.click("main a[href*='/keys/']").await;
+    browser.follow("main a[href*='/keys/']").await;
     let key_page = browser.url().await;
     assert!(browser.text("main").await.contains("browser-ci"));
     assert!(
@@ -111,10 +111,10 @@ async fn a_person_signs_in_creates_uses_revokes_and_signs_out() {
     shots.take(&browser, "key").await;
 
     // Revoke it from the page, after the confirmation.
-    browser.click(".actions a[href$='/revoke']").await;
+    browser.follow(".actions a[href$='/revoke']").await;
     shots.take(&browser, "revoke").await;
     browser.type_into("#reason", "compromised").await;
-    browser.click("button.danger").await;
+    browser.follow("button.danger").await;
     assert_eq!(browser.url().await, key_page);
     let page = browser.text("main").await;
     assert!(
@@ -128,12 +128,13 @@ async fn a_person_signs_in_creates_uses_revokes_and_signs_out() {
 
     // A form stripped of its CSRF token is refused, and the key it aimed at still works.
     browser.goto(&format!("{console}?owner=demo")).await;
-    browser.click("main a").await;
-    browser.click(".actions a[href$='/revoke']").await;
+    browser.follow("main a").await;
+    browser.follow(".actions a[href$='/revoke']").await;
+    browser.mark_page().await;
     browser
         .execute("document.querySelector('form.stack input[name=csrf]').remove(); document.querySelector('button.danger').click(); return null")
         .await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    browser.wait_for_next_page().await;
     assert!(browser.text("main").await.contains("nothing was changed"));
     assert!(browser.text("h1").await.contains("Form refused"));
     assert_eq!(service.items(&service.read_key).await.0, 200);
@@ -144,7 +145,7 @@ async fn a_person_signs_in_creates_uses_revokes_and_signs_out() {
         .goto(&format!("{console}/keys/{write_id}/rotate"))
         .await;
     browser.type_into("#grace", "1h").await;
-    browser.click("form.stack button[type=submit]").await;
+    browser.follow("form.stack button[type=submit]").await;
     assert!(
         browser
             .text("main")
@@ -159,7 +160,7 @@ async fn a_person_signs_in_creates_uses_revokes_and_signs_out() {
         200,
         "inside the grace"
     );
-    browser.click("main a[href*='/keys/']").await;
+    browser.follow("main a[href*='/keys/']").await;
     let chain = browser.text("main").await;
     assert!(
         chain.contains(&write_id) && chain.contains("(this key)"),
@@ -175,7 +176,7 @@ async fn a_person_signs_in_creates_uses_revokes_and_signs_out() {
 
     // Sign out: back to the form, and the old session cookie is refused.
     browser.goto(&console).await;
-    browser.click("header form button").await;
+    browser.follow("header form button").await;
     assert_eq!(browser.url().await, format!("{console}/sign-in"));
     browser
         .add_cookie(json!({

@@ -108,15 +108,27 @@ impl Browser {
     }
 
     async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.try_command(method, path, body)
+            .await
+            .unwrap_or_else(|error| panic!("WebDriver {path}: {error}"))
+    }
+
+    /// A command's value, or the error WebDriver answered with.
+    async fn try_command(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
         let mut request = self.http.request(method, format!("{}{path}", self.session));
         if let Some(body) = body {
             request = request.json(&body);
         }
         let answer: Value = request.send().await.unwrap().json().await.unwrap();
-        if let Some(error) = answer["value"]["error"].as_str() {
-            panic!("WebDriver {path}: {error}: {}", answer["value"]["message"]);
+        match answer["value"]["error"].as_str() {
+            Some(error) => Err(format!("{error}: {}", answer["value"]["message"])),
+            None => Ok(answer["value"].clone()),
         }
-        answer["value"].clone()
     }
 
     async fn post(&self, path: &str, body: Value) -> Value {
@@ -164,6 +176,38 @@ impl Browser {
         let element = self.find(css).await;
         self.post(&format!("/element/{element}/click"), json!({}))
             .await;
+    }
+
+    /// Marks the current document, so [`wait_for_next_page`](Self::wait_for_next_page) can tell
+    /// when another has replaced it.
+    pub async fn mark_page(&self) {
+        self.execute("window.__keygateOldPage = true; return null")
+            .await;
+    }
+
+    /// Waits until the marked document is replaced by a new one, fully loaded. A click that
+    /// submits a form may return before the browser has navigated.
+    pub async fn wait_for_next_page(&self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let script =
+            "return window.__keygateOldPage === undefined && document.readyState === 'complete'";
+        let body = json!({"script": script, "args": []});
+        // While the browser navigates, a script may find no document to run in: ask again.
+        while self
+            .try_command(reqwest::Method::POST, "/execute/sync", Some(body.clone()))
+            .await
+            != Ok(Value::Bool(true))
+        {
+            assert!(Instant::now() < deadline, "no new page within 15 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clicks `css` and waits for the page it leads to.
+    pub async fn follow(&self, css: &str) {
+        self.mark_page().await;
+        self.click(css).await;
+        self.wait_for_next_page().await;
     }
 
     pub async fn text(&self, css: &str) -> String {
