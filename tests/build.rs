@@ -5,15 +5,17 @@
 //! ```text
 //! #[cfg_attr(not(keygate_postgres), ignore = "needs PostgreSQL: set KEYGATE_TEST_POSTGRES_URL")]
 //! #[cfg_attr(not(keygate_redis), ignore = "needs Redis: set KEYGATE_TEST_REDIS_URL")]
+//! #[cfg_attr(not(keygate_browser), ignore = "needs Chromium: set KEYGATE_TEST_CHROMEDRIVER=/usr/bin/chromedriver")]
 //! ```
 //!
-//! With `KEYGATE_TEST_REQUIRE_SERVICES=1` (as CI runs) both cfgs are set whatever the variables
+//! With `KEYGATE_TEST_REQUIRE_SERVICES=1` (as CI runs) every cfg is set whatever the variables
 //! say: every test runs, and one whose server is missing fails.
 
 /// Each server: the variable naming it and the cfg set when it is named.
-const SERVERS: [(&str, &str); 2] = [
+const SERVERS: [(&str, &str); 3] = [
     ("KEYGATE_TEST_POSTGRES_URL", "keygate_postgres"),
     ("KEYGATE_TEST_REDIS_URL", "keygate_redis"),
+    ("KEYGATE_TEST_CHROMEDRIVER", "keygate_browser"),
 ];
 const REQUIRE: &str = "KEYGATE_TEST_REQUIRE_SERVICES";
 

@@ -12,6 +12,7 @@
 //! | `PUT /admin/keys/{id}/rate_limit` | scope `admin`: set or remove the key's rate limit |
 //! | `GET /admin/keys/{id}/usage?since=7d` | scope `admin`: the key's usage per hour |
 //! | `GET /admin/keys/audit` | scope `admin`: keys to rotate, revoke or give an expiry |
+//! | `/admin/console` | the web console ([`keygate::admin::console`]): sign in with a key holding `admin` |
 //! | `GET /metrics` | scope `metrics:read`: keygate's metrics in Prometheus text format ([`metrics`]) |
 //! | `GET /openapi.json` | public: the OpenAPI 3.1 document, with keygate's security |
 //! | `POST /security/leaked-keys` | signed by GitHub: secret scanning reports leaked keys, which are revoked ([`leaks`]) |
@@ -39,6 +40,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use keygate::admin::AdminApi;
+use keygate::admin::console::Console;
 use keygate::{ApiKey, KeyError, KeyGate, NewKey, require_api_key};
 use problem::ApiError;
 use serde::{Deserialize, Serialize};
@@ -151,6 +153,7 @@ pub fn app(state: AppState) -> Router {
     let headers = state.gate.rate_limit_headers();
     router
         .route("/openapi.json", get(move || async move { doc }))
+        .nest("/admin/console", Console::new("admin").router())
         .layer(headers)
         .with_state(state)
 }

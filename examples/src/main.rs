@@ -200,6 +200,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{curl} '{base}/admin/keys/audit?unused_for=30d' -H \"X-API-Key: $KEYGATE_ADMIN_KEY\"    # keys to rotate, revoke or give an expiry"
     );
+    println!(
+        "Web console: {base}/admin/console    # sign in with $KEYGATE_ADMIN_KEY (scope admin)"
+    );
     println!();
     println!(
         "Secret scanning reports are received at POST {base}{} (keys from {}).",
