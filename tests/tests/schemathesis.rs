@@ -94,8 +94,16 @@ fn serve() -> Served {
 #[test]
 fn schemathesis_finds_nothing() {
     let required = std::env::var("KEYGATE_TEST_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
-    let version = Command::new("schemathesis").arg("--version").output();
-    let Ok(version) = version.as_ref().map(|o| String::from_utf8_lossy(&o.stdout)) else {
+    // Run as a module of the interpreter pip installed it for: its script may sit in a folder
+    // that is not on PATH (a user install, say).
+    let version = Command::new("python3")
+        .args(["-m", "schemathesis.cli", "--version"])
+        .output();
+    let installed = version
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    let Some(version) = installed else {
         assert!(
             !required,
             "KEYGATE_TEST_REQUIRE_SERVICES=1 but schemathesis is not installed: python3 -m pip install 'schemathesis>=4,<5'"
@@ -118,8 +126,8 @@ fn schemathesis_finds_nothing() {
     std::fs::create_dir_all(&dir).unwrap();
     let hooks = dir.join("hooks.py");
     std::fs::write(&hooks, HOOKS).unwrap();
-    let output = Command::new("schemathesis")
-        .arg("run")
+    let output = Command::new("python3")
+        .args(["-m", "schemathesis.cli", "run"])
         .arg(format!("http://{addr}/openapi.json"))
         .args(["--header", &format!("X-API-Key: {admin_key}")])
         .args(["--checks", "all"])
