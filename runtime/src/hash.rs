@@ -60,16 +60,21 @@ impl fmt::Debug for KeyHash {
     }
 }
 
+/// `bytes` as lowercase hex: stored digests, secret-scanning feedback, console tokens.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
+}
+
 impl KeyHash {
     /// The digest as 64 lowercase hex characters, the form SQL stores keep.
     pub fn digest_hex(&self) -> String {
-        use fmt::Write;
-        self.digest
-            .iter()
-            .fold(String::with_capacity(64), |mut out, byte| {
-                let _ = write!(out, "{byte:02x}");
-                out
-            })
+        hex(&self.digest)
     }
 
     /// Reads a digest written by [`digest_hex`](Self::digest_hex).

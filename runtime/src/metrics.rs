@@ -183,6 +183,17 @@ mod handles {
                 assert_eq!(CODES[decision_index(Err(kind))], kind.code());
             }
         }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn a_rate_limited_refusal_sits_at_its_code() {
+            let gate = crate::KeyGate::builder().build();
+            let limited = crate::NewKey::new("partner").rate_limit("1/min".parse().unwrap());
+            let key = gate.create_key(limited).await.unwrap().key;
+            assert!(gate.verify(key.expose()).await.is_ok());
+            let refused = gate.verify(key.expose()).await.unwrap_err();
+            assert!(matches!(refused.kind(), RejectionKind::RateLimited(_)));
+            assert_eq!(CODES[decision_index(Err(refused.kind()))], "rate_limited");
+        }
     }
 }
 

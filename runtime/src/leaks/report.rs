@@ -58,13 +58,7 @@ impl Feedback {
 
 /// The SHA-256 of `text`, in lower-case hex.
 pub(super) fn sha256_hex(text: &str) -> String {
-    use std::fmt::Write as _;
-    let digest = Sha256::digest(text.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
+    crate::hash::hex(&Sha256::digest(text.as_bytes()))
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! Console sessions: the session key in its cookie, verified on every request, and the CSRF
 //! token of its forms.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::Form;
@@ -204,15 +203,7 @@ fn csrf_token(session_key: &str) -> String {
     let mut mac = <Hmac<Sha256>>::new_from_slice(session_key.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
     mac.update(b"keygate console csrf");
-    hex(&mac.finalize().into_bytes())
-}
-
-pub(super) fn hex(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        let _ = write!(text, "{byte:02x}");
-    }
-    text
+    crate::hash::hex(&mac.finalize().into_bytes())
 }
 
 /// Refuses a request the gate would refuse for coming over plain HTTP, before a key is read.

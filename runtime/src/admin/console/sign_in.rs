@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use super::Config;
 use super::html::{Base, Esc, Fields, page, problem, respond};
 use super::session::{
-    SESSION_NAME, SESSION_OF, SignedIn, clear_cookie, cookie, hex, refuse_plain_http, see_other,
+    SESSION_NAME, SESSION_OF, SignedIn, clear_cookie, cookie, refuse_plain_http, see_other,
     set_cookie,
 };
 use crate::record::RevocationReason;
@@ -39,7 +39,7 @@ pub(super) fn sign_in_page(
             "The operating system's random source failed.",
         );
     }
-    let nonce = hex(&nonce);
+    let nonce = crate::hash::hex(&nonce);
     set_cookie(&mut headers, &login_cookie(config), &nonce, base, 15 * 60);
     let note = if message.is_empty() {
         String::new()
