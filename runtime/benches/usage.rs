@@ -1,5 +1,5 @@
 //! Usage recording from several threads at once: what verification costs per request when 2 or 4
-//! threads verify together, over 1,000 keys or all on one hot key, with the sharded per-key
+//! threads verify together, over 1,000 keys or all on one hot key, with the per-thread
 //! counters keygate uses against the single mutex it used before (a copy of it lives here, run
 //! after each verification of a gate that records nothing itself, so both run side by side).
 //!
@@ -120,7 +120,7 @@ fn threads(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let (sharded, sharded_keys) = gate_with(&rt, true);
+    let (counted, counted_keys) = gate_with(&rt, true);
     let (quiet, quiet_keys) = gate_with(&rt, false);
     let old = MutexRecorder::default();
     let mut group = c.benchmark_group("usage");
@@ -135,10 +135,10 @@ fn threads(c: &mut Criterion) {
                 },
             );
             group.bench_function(
-                format!("{threads} threads, {keys}, sharded counters"),
+                format!("{threads} threads, {keys}, per-thread counters"),
                 |b| {
                     b.iter_custom(|iters| {
-                        run(&rt, threads, iters, &sharded, &sharded_keys, hot, None)
+                        run(&rt, threads, iters, &counted, &counted_keys, hot, None)
                     })
                 },
             );

@@ -4,7 +4,6 @@ use std::time::SystemTime;
 
 use axum::extract::MatchedPath;
 use axum::http::request::Parts;
-use time::OffsetDateTime;
 
 use super::KeyGate;
 use crate::credentials::presented_key;
@@ -105,9 +104,7 @@ impl KeyGate {
             }
             Err(failure) => {
                 if let Some((key_id, kind)) = failure.usage() {
-                    self.inner
-                        .usage
-                        .record(key_id, kind, OffsetDateTime::now_utc());
+                    self.inner.usage.record(key_id, kind, SystemTime::now());
                 }
                 Err(failure)
             }
@@ -119,7 +116,7 @@ impl KeyGate {
         &self,
         presented: &'k str,
         requirement: Requirement<'_>,
-    ) -> Result<(ApiKey, Option<RateLimitStatus>, OffsetDateTime), Failure<'k>> {
+    ) -> Result<(ApiKey, Option<RateLimitStatus>, SystemTime), Failure<'k>> {
         if presented.is_empty() {
             return Err(Failure::new(RejectionKind::Missing, None));
         }
@@ -169,8 +166,7 @@ impl KeyGate {
         }
         // One clock read for the state check, the rate limit and the last-used time.
         let wall = SystemTime::now();
-        let now = OffsetDateTime::from(wall);
-        match record.state_at(now) {
+        match record.state_at_time(wall) {
             KeyState::Active => {}
             KeyState::Expired => return Err(Failure::new(RejectionKind::Expired, id)),
             KeyState::Revoked => {
@@ -188,7 +184,7 @@ impl KeyGate {
             .spend(&key, wall)
             .await
             .map_err(|kind| Failure::new(kind, id))?;
-        Ok((key, status, now))
+        Ok((key, status, wall))
     }
 
     /// Spends one request of the key's rate limit (its own, else the gate's default). A key with

@@ -2,18 +2,23 @@
 //! request never waits on a store write. The recorder holds the store it writes to, not the gate:
 //! the gate depends on it, never the other way round.
 //!
-//! The request path takes no exclusive lock once a key has been seen in the current hour: keys
-//! are spread over shards, each a read-write lock over the hour's counters, and a request only
-//! reads the shard's map and adds to its key's atomic counters. Requests for different keys on
-//! different cores touch different shards; even requests for one hot key only share a read lock,
-//! never wait for each other's map lookup. The writer swaps a shard's map out under its write
-//! lock, so an addition lands either in the batch being written or in the next one.
+//! Every thread counts into a buffer of its own: a request takes one lock that no other request
+//! takes (its thread's), looks the key id up in a map and adds to plain integers, so requests on
+//! different cores share no cache line, even for one hot key, and a request pays for two atomic
+//! operations (the lock and its release) rather than one per counter. The writer takes each
+//! thread's buffer out under that lock, so an addition lands either in the batch being written
+//! or in the next one. A thread's buffer outlives the thread (the recorder holds it too), so
+//! counts made on a worker thread that has since ended are still written.
+//!
+//! A thread's list of buffers holds one per gate it has counted for, usually one: finding its
+//! buffer is a scan of that list, and the buffers of gates since dropped leave it when the thread
+//! next meets a new gate.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use foldhash::fast::RandomState;
 use time::OffsetDateTime;
@@ -21,61 +26,134 @@ use time::OffsetDateTime;
 use super::{UsageHour, UsageKind, hour_index};
 use crate::store::{DynStore, StoreError};
 
-/// Shards of the pending counters: a few per core of a large machine, so two cores rarely share
-/// one.
-const SHARDS: usize = 64;
-
 /// How often old hours are pruned, at most.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// No last-used time recorded.
-const NEVER: i64 = i64::MIN;
+pub(super) const NEVER: i64 = i64::MIN;
 
-/// One key's counters for one hour: counts in [`UsageKind`] order, and the latest admission
-/// (unix nanoseconds).
+/// One key's counts for one hour: in [`UsageKind`] order, and the latest admission (unix
+/// nanoseconds).
+#[derive(Clone, Copy)]
 struct Tally {
-    counts: [AtomicU64; 4],
-    last_used: AtomicI64,
+    counts: [u64; 4],
+    last_used: i64,
+}
+
+impl Tally {
+    fn add(&mut self, other: &Tally) {
+        for (sum, n) in self.counts.iter_mut().zip(other.counts) {
+            *sum += n;
+        }
+        self.last_used = self.last_used.max(other.last_used);
+    }
 }
 
 impl Default for Tally {
     fn default() -> Self {
         Tally {
-            counts: Default::default(),
-            last_used: AtomicI64::new(NEVER),
+            counts: [0; 4],
+            last_used: NEVER,
         }
     }
 }
 
-impl Tally {
-    fn add(&self, kind: UsageKind, at_nanos: i64) {
-        // Relaxed: the writer reads the counters only after taking the shard's write lock,
-        // which orders every addition made under a read lock before it.
-        self.counts[kind as usize].fetch_add(1, Ordering::Relaxed);
-        if kind == UsageKind::Admitted {
-            self.last_used.fetch_max(at_nanos, Ordering::Relaxed);
+/// Pending counts per hour (usually one or two hours), then per key id.
+type Hours = Vec<(i64, HashMap<Box<str>, Tally, RandomState>)>;
+
+/// The pending counts one thread made for one recorder. Its thread locks it for every count,
+/// uncontended but for the moment the writer takes the counts out.
+#[derive(Default)]
+struct Buffer(Mutex<Hours>);
+
+impl Buffer {
+    fn lock(&self) -> MutexGuard<'_, Hours> {
+        // No code that can panic runs under this lock, so a poisoned one holds whole counts.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Runs `f` on the counts of `key_id` in `hour`, creating them (the only allocation) the first
+/// time the key is seen in the hour since the last write.
+fn with_tally(hours: &mut Hours, key_id: &str, hour: i64, f: impl FnOnce(&mut Tally)) {
+    let at = match hours.iter().position(|(h, _)| *h == hour) {
+        Some(at) => at,
+        None => {
+            hours.push((hour, HashMap::default()));
+            hours.len() - 1
+        }
+    };
+    let keys = &mut hours[at].1;
+    match keys.get_mut(key_id) {
+        Some(tally) => f(tally),
+        None => {
+            let mut tally = Tally::default();
+            f(&mut tally);
+            keys.insert(key_id.into(), tally);
         }
     }
 }
 
-type Keys = HashMap<Box<str>, Tally, RandomState>;
+/// The counts of a buffer whose thread has ended, or `None` while the thread lives.
+///
+/// Whether it ended is read *before* the counts are taken: once the registry is the buffer's
+/// only holder, its thread has dropped its handle and can add nothing more, so what is taken is
+/// all the buffer will ever hold. Read after, a thread could add and end in between, and its
+/// last counts would be dropped with the buffer.
+fn take_if_ended(buffer: &Arc<Buffer>) -> Option<Hours> {
+    if Arc::strong_count(buffer) > 1 {
+        return None;
+    }
+    // The count is read without ordering; this pairs with the release of the thread's handle,
+    // so everything the thread did before is seen here (the buffer's lock orders it as well).
+    fence(Ordering::Acquire);
+    Some(std::mem::take(&mut *buffer.lock()))
+}
+
+thread_local! {
+    /// This thread's buffers, one per recorder it has counted for, by recorder id.
+    static BUFFERS: RefCell<Vec<(u64, Arc<Buffer>)>> = const { RefCell::new(Vec::new()) };
+}
+
+const NANOS_PER_HOUR: u128 = 3_600_000_000_000;
+
+/// The hour a clock reading falls in (hours since the Unix epoch, as [`hour_index`] numbers
+/// them), and the reading in nanoseconds since the epoch, or [`NEVER`] (no last-used time) for
+/// a clock over 292 years from 1970, which nanoseconds in an `i64` cannot hold.
+pub(super) fn hour_and_nanos(at: SystemTime) -> (i64, i64) {
+    match at.duration_since(UNIX_EPOCH) {
+        Ok(after) => (
+            i64::try_from(after.as_secs() / 3600).unwrap_or(i64::MAX),
+            i64::try_from(after.as_nanos()).unwrap_or(NEVER),
+        ),
+        Err(before) => {
+            let before = before.duration().as_nanos();
+            // Rounded down, like `hour_index`: a moment before the epoch is in the hour that
+            // starts at or before it.
+            let hours = i64::try_from(before.div_ceil(NANOS_PER_HOUR)).unwrap_or(i64::MAX);
+            (-hours, i64::try_from(before).map_or(NEVER, |n| -n))
+        }
+    }
+}
+
+/// Recorder ids, unique in the process.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 /// A batch for the store: counts per key and hour, and each key's latest admission.
 type Batch = (Vec<(String, UsageHour)>, Vec<(String, OffsetDateTime)>);
-
-/// Pending counters of the keys that hash to this shard, per hour (usually one or two hours).
-/// Aligned to its own cache lines, so cores working on neighbouring shards do not contend.
-#[derive(Default)]
-#[repr(align(128))]
-struct Shard(RwLock<Vec<(i64, Keys)>>);
 
 pub(crate) struct Usage {
     shared: Arc<Recorder>,
 }
 
 struct Recorder {
-    shards: Box<[Shard]>,
-    seed: RandomState,
+    /// Finds this recorder's buffer among a thread's.
+    id: u64,
+    /// Every thread's buffer for this recorder.
+    buffers: Mutex<Vec<Arc<Buffer>>>,
+    /// Counts made where a thread's own buffer cannot be reached (while the thread's locals are
+    /// being destroyed), and counts the writer could not write and puts back.
+    spill: Buffer,
     store: Arc<dyn DynStore>,
     flusher_started: AtomicBool,
     interval: Duration,
@@ -95,8 +173,9 @@ impl Usage {
     ) -> Self {
         Usage {
             shared: Arc::new(Recorder {
-                shards: (0..SHARDS).map(|_| Shard::default()).collect(),
-                seed: RandomState::default(),
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                buffers: Mutex::default(),
+                spill: Buffer::default(),
                 store,
                 flusher_started: AtomicBool::new(false),
                 interval,
@@ -108,19 +187,38 @@ impl Usage {
     }
 
     /// Counts one presentation of `key_id` at `at`; an admission also moves its last-used time.
-    /// Allocates only the first time a key is seen in an hour between two flushes.
-    pub(crate) fn record(&self, key_id: &str, kind: UsageKind, at: OffsetDateTime) {
+    /// Allocates only the first time a key is seen in an hour on a thread between two writes,
+    /// and the first time a thread counts for this recorder.
+    ///
+    /// Takes the clock's reading rather than a date, so that admitting a request never turns its
+    /// reading into a date only to count it.
+    pub(crate) fn record(&self, key_id: &str, kind: UsageKind, at: SystemTime) {
         let recorder = &self.shared;
         if !recorder.enabled {
             return;
         }
-        let nanos = i64::try_from(at.unix_timestamp_nanos()).unwrap_or(NEVER);
-        recorder.with_tally(key_id, hour_index(at), |tally| tally.add(kind, nanos));
+        let (hour, nanos) = hour_and_nanos(at);
+        recorder.count(key_id, hour, |tally| {
+            tally.counts[kind as usize] += 1;
+            if kind == UsageKind::Admitted {
+                tally.last_used = tally.last_used.max(nanos);
+            }
+        });
         if !recorder.flusher_started.load(Ordering::Relaxed)
             && !recorder.flusher_started.swap(true, Ordering::AcqRel)
         {
             start_flusher(&self.shared);
         }
+    }
+
+    /// How many thread buffers the recorder holds.
+    #[cfg(test)]
+    pub(super) fn buffers_held(&self) -> usize {
+        self.shared
+            .buffers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Writes everything pending now, and prunes old hours if that is due.
@@ -162,74 +260,96 @@ fn start_flusher(recorder: &Arc<Recorder>) {
 }
 
 impl Recorder {
-    fn shard(&self, key_id: &str) -> &Shard {
-        // The low bits of a foldhash are as good as its high ones; truncation keeps them.
-        let at = self.seed.hash_one(key_id) as usize % SHARDS;
-        &self.shards[at]
-    }
-
-    /// Runs `f` on the counters of `key_id` in hour `hour`, under the shard's read lock when
-    /// they exist, else creating them under its write lock.
-    fn with_tally(&self, key_id: &str, hour: i64, f: impl Fn(&Tally)) {
-        let shard = self.shard(key_id);
+    /// Runs `f` on this thread's counts of `key_id` in `hour`.
+    fn count(&self, key_id: &str, hour: i64, f: impl FnOnce(&mut Tally)) {
+        let mut f = Some(f);
+        let counted = BUFFERS.try_with(|buffers| {
+            let mut buffers = buffers.borrow_mut();
+            let buffer = match buffers.iter().position(|(id, _)| *id == self.id) {
+                Some(at) => &buffers[at].1,
+                None => self.register(&mut buffers),
+            };
+            if let Some(f) = f.take() {
+                with_tally(&mut buffer.lock(), key_id, hour, f);
+            }
+        });
+        if counted.is_err()
+            && let Some(f) = f
         {
-            let hours = shard.0.read().unwrap_or_else(PoisonError::into_inner);
-            let tally = hours
-                .iter()
-                .find(|(h, _)| *h == hour)
-                .and_then(|(_, keys)| keys.get(key_id));
-            if let Some(tally) = tally {
-                f(tally);
-                return;
-            }
-        }
-        // No code that can panic runs under these locks, so a poisoned one holds whole counters.
-        let mut hours = shard.0.write().unwrap_or_else(PoisonError::into_inner);
-        let at = match hours.iter().position(|(h, _)| *h == hour) {
-            Some(at) => at,
-            None => {
-                hours.push((hour, Keys::default()));
-                hours.len() - 1
-            }
-        };
-        let keys = &mut hours[at].1;
-        match keys.get(key_id) {
-            Some(tally) => f(tally),
-            None => {
-                let tally = Tally::default();
-                f(&tally);
-                keys.insert(key_id.into(), tally);
-            }
+            with_tally(&mut self.spill.lock(), key_id, hour, f);
         }
     }
 
-    /// Takes every pending counter out, as rows to add and last-used times to write.
-    fn take(&self) -> Batch {
-        let mut counts = Vec::new();
-        let mut last_used: HashMap<String, i64> = HashMap::new();
-        for shard in &self.shards {
-            let hours =
-                std::mem::take(&mut *shard.0.write().unwrap_or_else(PoisonError::into_inner));
-            for (hour, keys) in hours {
-                for (key_id, tally) in keys {
-                    let [admitted, insufficient_scope, rate_limited, wrong_secret] =
-                        tally.counts.map(AtomicU64::into_inner);
-                    let row = UsageHour {
-                        admitted,
-                        insufficient_scope,
-                        rate_limited,
-                        wrong_secret,
-                        ..UsageHour::at_index(hour)
-                    };
-                    let at = tally.last_used.into_inner();
-                    if at != NEVER {
-                        let latest = last_used.entry(key_id.to_string()).or_insert(at);
-                        *latest = (*latest).max(at);
-                    }
-                    if row.total() > 0 {
-                        counts.push((key_id.into_string(), row));
+    /// Gives this thread a buffer for this recorder, and forgets the buffers of recorders that
+    /// have since been dropped (only this thread still holds them). The buffers of threads that
+    /// have ended go into the spill: a program that starts a thread per job and has no runtime
+    /// for the periodic write would otherwise keep one buffer per thread it ever ran.
+    fn register<'b>(&self, buffers: &'b mut Vec<(u64, Arc<Buffer>)>) -> &'b Arc<Buffer> {
+        buffers.retain(|(_, buffer)| Arc::strong_count(buffer) > 1);
+        let buffer = Arc::new(Buffer::default());
+        {
+            let mut all = self.buffers.lock().unwrap_or_else(PoisonError::into_inner);
+            all.retain(|buffer| {
+                let Some(hours) = take_if_ended(buffer) else {
+                    return true;
+                };
+                let mut spill = self.spill.lock();
+                for (hour, keys) in hours {
+                    for (key_id, tally) in keys {
+                        with_tally(&mut spill, &key_id, hour, |sum| sum.add(&tally));
                     }
                 }
+                false
+            });
+            all.push(buffer.clone());
+        }
+        buffers.push((self.id, buffer));
+        &buffers[buffers.len() - 1].1
+    }
+
+    /// Takes every pending count out, as rows to add and last-used times to write. Forgets the
+    /// buffers of threads that have ended, once emptied.
+    fn take(&self) -> Batch {
+        let mut pending: Vec<Hours> = vec![std::mem::take(&mut *self.spill.lock())];
+        {
+            let mut buffers = self.buffers.lock().unwrap_or_else(PoisonError::into_inner);
+            buffers.retain(|buffer| match take_if_ended(buffer) {
+                Some(hours) => {
+                    pending.push(hours);
+                    false
+                }
+                None => {
+                    pending.push(std::mem::take(&mut *buffer.lock()));
+                    true
+                }
+            });
+        }
+        // The same key and hour may have been counted on several threads: one row each.
+        let mut rows: HashMap<(i64, Box<str>), Tally> = HashMap::new();
+        for (hour, keys) in pending.into_iter().flatten() {
+            for (key_id, tally) in keys {
+                rows.entry((hour, key_id)).or_default().add(&tally);
+            }
+        }
+        let mut counts = Vec::new();
+        let mut last_used: HashMap<String, i64> = HashMap::new();
+        for ((hour, key_id), tally) in rows {
+            let [admitted, insufficient_scope, rate_limited, wrong_secret] = tally.counts;
+            let row = UsageHour {
+                admitted,
+                insufficient_scope,
+                rate_limited,
+                wrong_secret,
+                ..UsageHour::at_index(hour)
+            };
+            if tally.last_used != NEVER {
+                let latest = last_used
+                    .entry(key_id.to_string())
+                    .or_insert(tally.last_used);
+                *latest = (*latest).max(tally.last_used);
+            }
+            if row.total() > 0 {
+                counts.push((key_id.into_string(), row));
             }
         }
         let uses = last_used
@@ -243,23 +363,25 @@ impl Recorder {
         (counts, uses)
     }
 
-    /// Puts counts that could not be written back, added to any that arrived meanwhile.
+    /// Puts counts that could not be written back, added to any that arrive meanwhile.
     fn restore_counts(&self, counts: &[(String, UsageHour)]) {
+        let mut spill = self.spill.lock();
         for (key_id, row) in counts {
-            self.with_tally(key_id, hour_index(row.hour), |tally| {
-                for (counter, n) in tally.counts.iter().zip(row.counts()) {
-                    counter.fetch_add(n, Ordering::Relaxed);
+            with_tally(&mut spill, key_id, hour_index(row.hour), |tally| {
+                for (sum, n) in tally.counts.iter_mut().zip(row.counts()) {
+                    *sum += n;
                 }
             });
         }
     }
 
-    /// Puts last-used times that could not be written back, unless a newer one arrived meanwhile.
+    /// Puts last-used times that could not be written back, unless a newer one arrives meanwhile.
     fn restore_uses(&self, uses: &[(String, OffsetDateTime)]) {
+        let mut spill = self.spill.lock();
         for (key_id, at) in uses {
             let nanos = i64::try_from(at.unix_timestamp_nanos()).unwrap_or(NEVER);
-            self.with_tally(key_id, hour_index(*at), |tally| {
-                tally.last_used.fetch_max(nanos, Ordering::Relaxed);
+            with_tally(&mut spill, key_id, hour_index(*at), |tally| {
+                tally.last_used = tally.last_used.max(nanos);
             });
         }
     }
