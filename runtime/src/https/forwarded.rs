@@ -1,6 +1,10 @@
 //! What a trusted proxy's `Forwarded` / `X-Forwarded-Proto` headers say of the client's protocol.
+//!
+//! Read on every request that comes through a trusted proxy, which is every request of a service
+//! deployed behind one, so nothing here allocates: the values are read where the request holds
+//! them and compared without case.
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 
 /// What the forwarding headers say of the client's protocol.
 #[derive(Debug, PartialEq, Eq)]
@@ -10,39 +14,47 @@ pub(super) enum Forwarded {
     Other,
 }
 
-/// The protocol the nearest proxy saw: the last `proto` of the last `Forwarded` element (RFC
+static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
+/// The protocol the nearest proxy saw: the `proto` of the last `Forwarded` element (RFC
 /// 7239; each proxy appends its own, so the last is the trusted peer's), or the last
 /// `X-Forwarded-Proto` value. Both present must agree.
 pub(super) fn forwarded_proto(headers: &HeaderMap) -> Forwarded {
-    let last = |name: &str, pick: fn(&str) -> Option<&str>| -> Option<Option<String>> {
-        let mut values = headers.get_all(name).iter().peekable();
-        values.peek()?;
-        let joined: Vec<&str> = values.map(|v| v.to_str().unwrap_or("\u{0}")).collect();
-        let joined = joined.join(",");
-        let element = joined.rsplit(',').next().unwrap_or_default();
-        Some(pick(element).map(|proto| proto.trim().trim_matches('"').to_ascii_lowercase()))
-    };
-    let forwarded = last("forwarded", |element| {
+    // `None`: the header is absent; `Some(None)`: its last element names no protocol.
+    let forwarded = last_element(headers, &FORWARDED).map(|element| {
         element.split(';').find_map(|pair| {
             let (name, value) = pair.split_once('=')?;
-            name.trim().eq_ignore_ascii_case("proto").then_some(value)
+            name.trim()
+                .eq_ignore_ascii_case("proto")
+                .then(|| unquoted(value))
         })
     });
-    let x_forwarded = last("x-forwarded-proto", whole);
+    let x_forwarded =
+        last_element(headers, &X_FORWARDED_PROTO).map(|element| Some(unquoted(element)));
     let says = match (forwarded, x_forwarded) {
         (None, None) => return Forwarded::Other,
         (Some(proto), None) | (None, Some(proto)) => proto,
-        (Some(a), Some(b)) if a == b => a,
+        (Some(Some(a)), Some(Some(b))) if a.eq_ignore_ascii_case(b) => Some(a),
         (Some(_), Some(_)) => return Forwarded::Other,
     };
-    if says.as_deref() == Some("https") {
+    if says.is_some_and(|proto| proto.eq_ignore_ascii_case("https")) {
         Forwarded::Https
     } else {
         Forwarded::Other
     }
 }
 
-/// `X-Forwarded-Proto`'s element is the protocol itself.
-fn whole(element: &str) -> Option<&str> {
-    Some(element)
+/// The last element of the list the header's lines make together (the last line's last
+/// comma-separated element), or `None` when the header is absent.
+fn last_element<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
+    let last = headers.get_all(name).iter().next_back()?;
+    // A value that is not text names no protocol: NUL is a protocol nobody compares equal to.
+    let text = last.to_str().unwrap_or("\u{0}");
+    Some(text.rsplit(',').next().unwrap_or_default())
+}
+
+/// A protocol as written, without surrounding space or quotes.
+fn unquoted(proto: &str) -> &str {
+    proto.trim().trim_matches('"')
 }

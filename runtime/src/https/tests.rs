@@ -128,6 +128,39 @@ fn forwarding_headers_count_only_from_trusted_proxies() {
             &[("x-forwarded-proto", "https"), ("forwarded", "proto=https")][..],
             true,
         ),
+        // Several lines are one list: the last line's last element counts.
+        (
+            &[("forwarded", "proto=https"), ("forwarded", "proto=http")][..],
+            false,
+        ),
+        (
+            &[
+                ("x-forwarded-proto", "http"),
+                ("x-forwarded-proto", "https"),
+            ][..],
+            true,
+        ),
+        (&[("x-forwarded-proto", "https,")][..], false),
+        // A last value that is not text names no protocol.
+        (
+            &[
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-proto", "htt\u{e9}s"),
+            ][..],
+            false,
+        ),
+        // Agreement ignores case and quotes; a `Forwarded` without `proto` does not agree.
+        (
+            &[
+                ("x-forwarded-proto", "HTTPS"),
+                ("forwarded", "proto=\"https\""),
+            ][..],
+            true,
+        ),
+        (
+            &[("forwarded", "for=1.2.3.4"), ("x-forwarded-proto", "https")][..],
+            false,
+        ),
         (&[][..], false),
     ] {
         assert_eq!(
