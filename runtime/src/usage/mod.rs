@@ -25,6 +25,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
+mod buffers;
 mod recorder;
 #[cfg(test)]
 mod tests;

@@ -249,7 +249,7 @@ async fn threads_that_end_while_counts_are_written_lose_nothing() {
 
 #[test]
 fn a_clock_reading_falls_in_the_hour_dates_number_it_in() {
-    use super::recorder::{NEVER, hour_and_nanos};
+    use super::buffers::{NEVER, hour_and_nanos};
     use std::time::{Duration as Span, UNIX_EPOCH};
 
     let hour = Span::from_secs(3600);
