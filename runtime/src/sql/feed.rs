@@ -212,8 +212,15 @@ mod sqlite {
                     store.poll_interval
                 }
                 Err(error) => {
-                    if let Some(lost) = cursor.take() {
+                    let lost = cursor.take();
+                    let was_listening = lost.is_some();
+                    if let Some(lost) = lost {
                         let _ = lost.conn.close().await;
+                    }
+                    // Dropped when listening breaks, and also when it never began: the cache may
+                    // hold records read before the first look, and if that look fails because
+                    // the file was removed, nothing else would ever make the cache let go of them.
+                    if was_listening || failures == 0 {
                         tracing::warn!(
                             target: "keygate",
                             %error,

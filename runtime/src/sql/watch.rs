@@ -239,6 +239,34 @@ mod tests {
         assert!(!db.0.exists(), "a pool connection created the file again");
     }
 
+    /// A cache may hold records read before its feed's first look. If that look fails because
+    /// the file was removed, the feed must still tell the cache to drop them: nothing else
+    /// would, until their time-to-live.
+    #[tokio::test]
+    async fn a_feed_that_never_listened_still_drops_the_cache_when_the_file_is_gone() {
+        use crate::store::{Announcement, FeedSink, KeyStore};
+
+        let db = Temp::new("feed-never-listened");
+        let store = SqlStore::connect(&db.url()).await.unwrap();
+        db.remove();
+        let (heard, mut hearing) = tokio::sync::mpsc::unbounded_channel();
+        let sink = FeedSink::new(move |announcement| match announcement {
+            Some(announcement) => heard.send(announcement).is_ok(),
+            None => !heard.is_closed(),
+        });
+        store
+            .changes()
+            .expect("a SQLite store has a feed")
+            .spawn(sink);
+        let first = tokio::time::timeout(std::time::Duration::from_secs(5), hearing.recv())
+            .await
+            .expect("the feed said nothing while the file was gone");
+        assert!(
+            matches!(first, Some(Announcement::Lost)),
+            "first announcement: {first:?}"
+        );
+    }
+
     #[tokio::test]
     async fn a_new_connection_to_a_replaced_file_is_refused() {
         let db = Temp::new("replaced-conn");
