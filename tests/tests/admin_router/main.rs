@@ -6,6 +6,8 @@
 mod document;
 mod lifecycle;
 mod refusals;
+#[path = "../openapi_support/validator.rs"]
+mod validator;
 
 use axum::extract::{FromRef, State};
 use axum::{Json, Router};
