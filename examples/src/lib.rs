@@ -33,9 +33,10 @@ pub mod serve;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{FromRef, Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -81,8 +82,33 @@ pub struct NewItem {
 /// The catalogue, shared by all requests.
 #[derive(Clone, Default)]
 pub struct Items {
-    list: Arc<RwLock<Vec<Item>>>,
+    catalogue: Arc<RwLock<Catalogue>>,
     next_id: Arc<AtomicU64>,
+}
+
+/// The items and their JSON, rendered when they change: reads far outnumber writes, so a read
+/// hands out the rendered body (a reference count) instead of serialising every item again.
+struct Catalogue {
+    list: Vec<Item>,
+    json: Bytes,
+}
+
+impl Default for Catalogue {
+    fn default() -> Self {
+        Catalogue {
+            list: Vec::new(),
+            json: Bytes::from_static(b"[]"),
+        }
+    }
+}
+
+impl Catalogue {
+    fn render(&mut self) {
+        // A list of plain structs always serialises; an empty body would be a bug, not an answer.
+        self.json = serde_json::to_vec(&self.list)
+            .expect("a list of items serialises")
+            .into();
+    }
 }
 
 impl Items {
@@ -100,11 +126,37 @@ impl Items {
             id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
             name,
         };
-        self.list
+        let mut catalogue = self.write();
+        catalogue.list.push(item.clone());
+        catalogue.render();
+        item
+    }
+
+    /// Removes the item `id`; false when there is none.
+    fn remove(&self, id: u64) -> bool {
+        let mut catalogue = self.write();
+        let before = catalogue.list.len();
+        catalogue.list.retain(|item| item.id != id);
+        let removed = catalogue.list.len() < before;
+        if removed {
+            catalogue.render();
+        }
+        removed
+    }
+
+    /// The catalogue as JSON.
+    fn json(&self) -> Bytes {
+        self.catalogue
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .json
+            .clone()
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Catalogue> {
+        self.catalogue
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(item.clone());
-        item
     }
 }
 
@@ -167,14 +219,14 @@ async fn health() -> &'static str {
 #[utoipa::path(get, path = "/items", responses((status = 200, description = "The catalogue", body = Vec<Item>)))]
 #[require_api_key(scopes = "items:read")]
 async fn list_items(State(state): State<AppState>) -> Response {
-    let list = state
-        .items
-        .list
-        .read()
-        .unwrap_or_else(PoisonError::into_inner);
-    // Serialised under the read lock rather than cloned first: one buffer, not a copy of every
-    // item's name.
-    Json(&*list).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        state.items.json(),
+    )
+        .into_response()
 }
 
 // ...or below it: the document is the same.
@@ -215,14 +267,7 @@ async fn delete_item(
     id: Result<Path<u64>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Path(id) = id?;
-    let mut list = state
-        .items
-        .list
-        .write()
-        .unwrap_or_else(PoisonError::into_inner);
-    let before = list.len();
-    list.retain(|item| item.id != id);
-    if list.len() < before {
+    if state.items.remove(id) {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::new(
@@ -304,4 +349,21 @@ pub async fn mint_demo_keys(gate: &KeyGate) -> Result<DemoKeys, KeyError> {
         limited: mint("demo-limited", &["items:read"], Some(LIMITED_LIMIT)).await?,
         metrics: mint("demo-metrics", &["metrics:read"], None).await?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rendered_catalogue_follows_the_list() {
+        let items = Items::with(&[]);
+        assert_eq!(&items.json()[..], b"[]");
+        let pear = items.add("pear \"ripe\"".to_owned());
+        let parsed: Vec<Item> = serde_json::from_slice(&items.json()).unwrap();
+        assert_eq!(parsed, std::slice::from_ref(&pear));
+        assert!(!items.remove(pear.id + 1));
+        assert!(items.remove(pear.id));
+        assert_eq!(&items.json()[..], b"[]");
+    }
 }

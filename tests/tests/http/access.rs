@@ -46,6 +46,53 @@ async fn scopes_are_enforced_with_403_naming_them() {
     assert_eq!(p["required_scopes"], serde_json::json!(["admin"]));
 }
 
+/// `GET /items` answers the catalogue as it is now: what `POST` added and `DELETE` removed,
+/// served as JSON (the example renders it when it changes, not on every read).
+#[tokio::test]
+async fn the_catalogue_shows_every_change() {
+    let svc = Service::example().await;
+    let admin = svc.mint(&["admin", "items:*"]).await;
+    let names = || async {
+        let response = svc.get("/items", &[("x-api-key", &admin)]).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "the catalogue is served as JSON"
+        );
+        let items: Vec<Value> = response.json().await.unwrap();
+        items
+            .iter()
+            .map(|item| item["name"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names().await, ["apple", "banana"]);
+    assert_eq!(
+        svc.post_item(&admin, "pear").await.status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(names().await, ["apple", "banana", "pear"]);
+    let deleted = svc
+        .client
+        .delete(svc.url("/items/1"))
+        .header("x-api-key", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(names().await, ["banana", "pear"]);
+    // A delete that removes nothing leaves the catalogue as it was.
+    let missing = svc
+        .client
+        .delete(svc.url("/items/1"))
+        .header("x-api-key", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(names().await, ["banana", "pear"]);
+}
+
 /// `POST /items` with a body that is not JSON, and `key` if one is given.
 async fn post_malformed(svc: &Service, key: Option<&str>) -> reqwest::Response {
     let mut request = svc.client.post(svc.url("/items"));
