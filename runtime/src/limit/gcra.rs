@@ -55,7 +55,10 @@ pub(crate) fn status(
     admitted: bool,
     ahead: u64,
 ) -> RateLimitStatus {
-    let ahead = ahead.min(quota.tolerance + quota.interval);
+    // `ahead` is not capped at one burst's worth: after a key's limit changed, or the clock
+    // stepped back, the stored TAT can stand far beyond the quota's tolerance, and the wait it
+    // implies is the true one. A capped value told clients to come back in a second when the
+    // next admission was an hour away.
     let (remaining, retry_after) = if admitted {
         (
             (quota.tolerance - ahead.min(quota.tolerance)) / quota.interval,
@@ -63,7 +66,9 @@ pub(crate) fn status(
         )
     } else {
         // The next request is admitted once the TAT is back within tolerance of now.
-        let wait = (ahead + quota.interval).saturating_sub(quota.tolerance);
+        let wait = ahead
+            .saturating_add(quota.interval)
+            .saturating_sub(quota.tolerance);
         (0, wait.div_ceil(MICROS).max(1))
     };
     RateLimitStatus {
@@ -171,6 +176,42 @@ mod tests {
             tat = decide(tat, later, loose).0.expect("inside the new burst");
         }
         assert_eq!(decide(tat, later, loose).0, None);
+    }
+
+    #[test]
+    fn retry_after_is_the_true_wait_after_the_limit_changed() {
+        // Admitted once under 1/h at 1 s: the TAT stands at 3601 s. Then the key's limit
+        // becomes 10/s (burst 10): the stored TAT still counts, so the next admission is at
+        // 3600.1 s, and the refusal at 2 s must say so, not "one second".
+        let tat = decide(0, MICROS, Quota::of(&limit("1/h"))).0.unwrap();
+        let loose = limit("10/s");
+        let quota = Quota::of(&loose);
+        let (next, ahead) = decide(tat, 2 * MICROS, quota);
+        assert_eq!(next, None);
+        let refused = status(&loose, quota, false, ahead);
+        assert_eq!(refused.retry_after_seconds(), 3599);
+        assert_eq!(refused.reset_seconds(), 3599);
+        let retry = 2 * MICROS + refused.retry_after_seconds() * MICROS;
+        assert!(
+            decide(tat, retry - MICROS, quota).0.is_none(),
+            "a second earlier is still refused"
+        );
+        assert!(decide(tat, retry, quota).0.is_some(), "admitted when told");
+    }
+
+    #[test]
+    fn retry_after_is_the_true_wait_after_the_clock_stepped_back() {
+        let limit = limit("1/min");
+        let quota = Quota::of(&limit);
+        let tat = decide(0, 1000 * MICROS, quota).0.unwrap();
+        let (next, ahead) = decide(tat, 400 * MICROS, quota);
+        assert_eq!(next, None);
+        let refused = status(&limit, quota, false, ahead);
+        // The TAT is 1060 s: admitted again once the clock reads 1060 s, 660 s from now.
+        assert_eq!(refused.retry_after_seconds(), 660);
+        assert_eq!(refused.reset_seconds(), 660);
+        assert!(decide(tat, 1059 * MICROS, quota).0.is_none());
+        assert!(decide(tat, 1060 * MICROS, quota).0.is_some());
     }
 
     #[test]
