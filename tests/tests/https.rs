@@ -255,4 +255,20 @@ async fn an_exposed_key_can_be_revoked_on_the_spot() {
         "revoked_api_key"
     );
     assert!(gate.verify(&keys.write).await.is_ok(), "only that key");
+
+    // A key over its rate limit is as exposed as any other: revoked too.
+    while gate.verify(&keys.limited).await.is_ok() {}
+    assert_eq!(
+        gate.verify(&keys.limited).await.unwrap_err().code(),
+        "rate_limited"
+    );
+    assert_eq!(
+        get_items(&client, &base, Some(&keys.limited), &[]).await,
+        (403, Some("https_required".to_owned()))
+    );
+    assert_eq!(
+        gate.verify(&keys.limited).await.unwrap_err().code(),
+        "revoked_api_key",
+        "revoked although it was over its limit"
+    );
 }

@@ -17,6 +17,7 @@ use crate::usage::{Usage, UsageHour};
 
 mod builder;
 mod error;
+mod exposed;
 mod lifecycle;
 mod policy;
 mod upgrade;

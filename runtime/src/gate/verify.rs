@@ -20,7 +20,7 @@ use crate::usage::UsageKind;
 /// A failed check, with the key id when the key was well-formed (the id is public; it goes into
 /// the decision's log event), for a revoked key the kind of its revocation reason, and whether
 /// the id exists but the secret was wrong (counted in the key's usage history).
-struct Failure<'a> {
+pub(super) struct Failure<'a> {
     kind: RejectionKind,
     key_id: Option<&'a str>,
     revocation: Option<String>,
@@ -117,6 +117,26 @@ impl KeyGate {
         presented: &'k str,
         requirement: Requirement<'_>,
     ) -> Result<(ApiKey, Option<RateLimitStatus>, SystemTime), Failure<'k>> {
+        let (key, wall, id) = self.authenticate(presented).await?;
+        let id = Some(id);
+        self.authorize(&key, requirement)
+            .map_err(|kind| Failure::new(kind, id))?;
+        // Last: only a request that would otherwise be admitted spends the key's budget.
+        let status = self
+            .spend(&key, wall)
+            .await
+            .map_err(|kind| Failure::new(kind, id))?;
+        Ok((key, status, wall))
+    }
+
+    /// [`check_uncounted`](Self::check_uncounted) without the scope check and without spending
+    /// the key's rate limit: the live key of this gate that `presented` is, the moment of the
+    /// check (one clock read serves the state check, the rate limit and the last-used time), and
+    /// the key's id as presented.
+    pub(super) async fn authenticate<'k>(
+        &self,
+        presented: &'k str,
+    ) -> Result<(ApiKey, SystemTime, &'k str), Failure<'k>> {
         if presented.is_empty() {
             return Err(Failure::new(RejectionKind::Missing, None));
         }
@@ -176,15 +196,7 @@ impl KeyGate {
                 });
             }
         }
-        let key = ApiKey(record, self.inner.id);
-        self.authorize(&key, requirement)
-            .map_err(|kind| Failure::new(kind, id))?;
-        // Last: only a request that would otherwise be admitted spends the key's budget.
-        let status = self
-            .spend(&key, wall)
-            .await
-            .map_err(|kind| Failure::new(kind, id))?;
-        Ok((key, status, wall))
+        Ok((ApiKey(record, self.inner.id), wall, parsed.key_id))
     }
 
     /// Spends one request of the key's rate limit (its own, else the gate's default). A key with
@@ -294,57 +306,6 @@ impl KeyGate {
                 );
                 Err(self.reject(failure.kind))
             }
-        }
-    }
-
-    /// `Some(HttpsRequired)` when the gate requires HTTPS and the request did not come over it.
-    /// Decided before the key is looked up: the key is exposed either way, and a lookup would
-    /// only tell whoever is listening whether it works.
-    fn plain_http(&self, parts: &Parts) -> Option<RejectionKind> {
-        let why = self.inner.https.as_ref()?.check(parts).err()?;
-        let route = parts
-            .extensions
-            .get::<MatchedPath>()
-            .map(MatchedPath::as_str);
-        tracing::warn!(
-            target: "keygate",
-            route,
-            why = %why,
-            "refused an API key sent without HTTPS; the key is exposed and should be rotated"
-        );
-        Some(RejectionKind::HttpsRequired)
-    }
-
-    /// Revokes a key that came over plain HTTP, when the gate is set to: only if it verifies, so
-    /// a made-up key naming someone else's public id revokes nothing. Not counted as a use: the
-    /// request is refused.
-    async fn revoke_exposed(&self, presented: &str) {
-        if !self
-            .inner
-            .https
-            .as_ref()
-            .is_some_and(|https| https.revokes_exposed_keys())
-        {
-            return;
-        }
-        let Ok((key, ..)) = self
-            .check_uncounted(presented.trim(), Requirement::NONE)
-            .await
-        else {
-            return;
-        };
-        match self.revoke_key(key.key_id()).await {
-            Ok(_) => tracing::warn!(
-                target: "keygate",
-                key_id = key.key_id(),
-                "revoked a key sent without HTTPS"
-            ),
-            Err(error) => tracing::error!(
-                target: "keygate",
-                key_id = key.key_id(),
-                %error,
-                "could not revoke a key sent without HTTPS"
-            ),
         }
     }
 
