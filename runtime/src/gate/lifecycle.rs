@@ -234,7 +234,9 @@ impl KeyGate {
             old_expires_at,
             at: now,
         };
-        self.apply_change(key_id, change).await?;
+        // Written, not re-read: once the rotation is stored, the new key's text exists nowhere
+        // else, so a failed read after it must not turn a done rotation into an error.
+        self.write_change(key_id, change).await?;
         Ok(CreatedKey { key, record })
     }
 
@@ -302,9 +304,15 @@ impl KeyGate {
     /// Applies `change` as one conditional write and returns the record as it is now; a refusal
     /// becomes the error that says why.
     async fn apply_change(&self, key_id: &str, change: KeyChange) -> Result<KeyRecord, KeyError> {
+        self.write_change(key_id, change).await?;
+        self.get_key(key_id).await
+    }
+
+    /// Applies `change` as one conditional write; a refusal becomes the error that says why.
+    async fn write_change(&self, key_id: &str, change: KeyChange) -> Result<(), KeyError> {
         let refused = |error: fn(String) -> KeyError| Err(error(key_id.to_owned()));
         match self.inner.store.update(key_id, change).await? {
-            ChangeOutcome::Applied => self.get_key(key_id).await,
+            ChangeOutcome::Applied => Ok(()),
             ChangeOutcome::NotFound => refused(KeyError::NotFound),
             ChangeOutcome::Revoked => refused(KeyError::Revoked),
             ChangeOutcome::Rotated => refused(KeyError::Rotated),
@@ -357,3 +365,7 @@ pub(super) fn expiry_after(
         .and_then(|d| now.checked_add(d))
         .ok_or_else(|| KeyError::InvalidDuration(format!("the {what} is out of range")))
 }
+
+#[cfg(test)]
+#[path = "lifecycle_tests.rs"]
+mod tests;
