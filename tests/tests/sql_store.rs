@@ -155,7 +155,8 @@ async fn suite<S: KeyStore>(name: &str, store: Probe<S>) {
             .update(&a.record.key_id, revoke_later())
             .await
             .unwrap(),
-        ChangeOutcome::Applied
+        ChangeOutcome::Revoked,
+        "{name}: a second revocation writes nothing"
     );
     let again = store.fetch(&a.record.key_id).await.unwrap().unwrap();
     assert_eq!(

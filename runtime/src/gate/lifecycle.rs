@@ -130,8 +130,16 @@ impl KeyGate {
     /// Revokes a key, at once and for good. Revoking a revoked key changes nothing.
     pub async fn revoke_key(&self, key_id: &str) -> Result<KeyRecord, KeyError> {
         let at = OffsetDateTime::now_utc();
-        self.apply_change(key_id, KeyChange::Revoke { at, reason: None })
+        self.revoke_with(key_id, KeyChange::Revoke { at, reason: None })
             .await
+    }
+
+    /// Applies a revocation; a key revoked already is no error: it is revoked, as asked.
+    async fn revoke_with(&self, key_id: &str, revoke: KeyChange) -> Result<KeyRecord, KeyError> {
+        match self.write_change(key_id, revoke).await {
+            Ok(()) | Err(KeyError::Revoked(_)) => self.get_key(key_id).await,
+            Err(error) => Err(error),
+        }
     }
 
     /// Revokes a key and records why. Revoking a revoked key changes nothing: it keeps its first
@@ -162,7 +170,7 @@ impl KeyGate {
             at,
             reason: Some(reason),
         };
-        self.apply_change(key_id, change).await
+        self.revoke_with(key_id, change).await
     }
 
     /// Replaces a key: a new key with the same name, owner, scopes and metadata (and the same

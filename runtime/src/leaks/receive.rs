@@ -107,7 +107,8 @@ impl Receiver {
         };
         match inner.store.update(key_id, change).await {
             Ok(ChangeOutcome::Applied) => {}
-            // Deleted since it was read: nothing left to revoke, and the token was real.
+            // Revoked since it was read (by another report naming it, or a person), or deleted:
+            // the token was real, and whoever revoked it first told the hook, or had no need to.
             Ok(_) => return Ok(Label::TruePositive),
             Err(error) => {
                 tracing::error!(target: "keygate", key_id, %error, "key store failed");

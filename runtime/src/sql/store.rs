@@ -68,12 +68,11 @@ impl KeyStore for SqlStore {
             // insert, land together or not at all (dropping the transaction rolls it back).
             let mut tx = pool.begin().await.map_err(store_error)?;
             let query = match &change {
-                // Both columns are judged on the row as it was: a revoked key keeps its first
-                // time and reason.
+                // Only an unrevoked key: a revoked one keeps its first time and reason, and the
+                // second of two racing revocations is told it changed nothing.
                 KeyChange::Revoke { at, reason } => sqlx::query(
-                    "UPDATE keygate_keys SET revoked_at = COALESCE(revoked_at, $2), \
-                     revocation = CASE WHEN revoked_at IS NULL THEN $3 ELSE revocation END \
-                     WHERE key_id = $1",
+                    "UPDATE keygate_keys SET revoked_at = $2, revocation = $3 \
+                     WHERE key_id = $1 AND revoked_at IS NULL",
                 )
                 .bind(key_id)
                 .bind(millis(*at))

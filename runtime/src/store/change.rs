@@ -20,8 +20,9 @@ use crate::record::{KeyRecord, RevocationReason};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyChange {
-    /// Marks the key revoked at `at` for `reason`, unless it already is (the first revocation's
-    /// time and reason stay). Allowed on any key.
+    /// Marks the key revoked at `at` for `reason`. Refused as [`ChangeOutcome::Revoked`] when it
+    /// already is: nothing is written, so the first revocation's time and reason stay, and of two
+    /// revocations racing exactly one is told it was applied (the one whose reason stands).
     Revoke {
         /// When the key was revoked.
         at: OffsetDateTime,
@@ -101,7 +102,10 @@ impl KeyChange {
     /// statement matched no row.
     pub fn refusal(&self, record: &KeyRecord) -> Option<ChangeOutcome> {
         match self {
-            KeyChange::Revoke { .. } => None,
+            KeyChange::Revoke { .. } => record
+                .revoked_at
+                .is_some()
+                .then_some(ChangeOutcome::Revoked),
             KeyChange::Rehash { from, .. } => {
                 (record.hash != *from).then_some(ChangeOutcome::Superseded)
             }

@@ -161,10 +161,12 @@ mod tests {
             (first + time::Duration::DAY, None),
         ] {
             let change = KeyChange::Revoke { at, reason };
-            assert_eq!(
-                store.update(&id, change).await.unwrap(),
+            let expected = if at == first {
                 ChangeOutcome::Applied
-            );
+            } else {
+                ChangeOutcome::Revoked
+            };
+            assert_eq!(store.update(&id, change).await.unwrap(), expected);
         }
         let record = store.fetch(&id).await.unwrap().unwrap();
         assert_eq!(record.revoked_at, Some(first));

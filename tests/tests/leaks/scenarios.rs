@@ -109,6 +109,43 @@ pub async fn genuine_report_revokes(connect: impl AsyncFn() -> SqlStore) {
         "{events:#?}"
     );
     service.assert_never_logged(&[&key, &bystander]);
+
+    // Reports naming one key, at once (GitHub retrying while the first is handled, or two
+    // instances each given one): all true positives, the hook hears once. The revocation is one
+    // conditional write, so only the report whose write landed tells the hook.
+    let (raced, raced_id) = service.key("raced").await;
+    let posts: Vec<_> = (0..6)
+        .map(|n| {
+            let body = report(&[(&raced, Some(&*format!("https://example.com/{n}")))]);
+            let signature = github.sign(&body);
+            let request = service
+                .http
+                .post(format!("{}/security/leaked-keys", service.base))
+                .header("content-type", "application/json")
+                .header("Github-Public-Key-Identifier", IDENTIFIER)
+                .header("Github-Public-Key-Signature", signature)
+                .body(body);
+            tokio::spawn(async move {
+                let response = request.send().await.unwrap();
+                let status = response.status().as_u16();
+                (status, response.json::<Value>().await.unwrap())
+            })
+        })
+        .collect();
+    for post in posts {
+        let (status, body) = post.await.unwrap();
+        assert_eq!((status, &body[0]["label"]), (200, &json!("true_positive")));
+    }
+    let heard = tokio::time::timeout(Duration::from_secs(5), service.leaks.recv())
+        .await
+        .expect("the hook is called")
+        .unwrap();
+    assert_eq!(heard.key_id, raced_id);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        service.leaks.try_recv().is_err(),
+        "the hook heard of one revocation twice"
+    );
 }
 
 /// One report mixing a live key, a key revoked earlier, the live key again, and tokens that are
