@@ -17,41 +17,92 @@ pub(super) enum Forwarded {
 static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
-/// The protocol the nearest proxy saw: the `proto` of the last `Forwarded` element (RFC
-/// 7239; each proxy appends its own, so the last is the trusted peer's), or the last
-/// `X-Forwarded-Proto` value. Both present must agree.
+/// Whether the forwarding headers say the client's protocol was HTTPS: every element of the
+/// `Forwarded` list (RFC 7239) names `proto=https`, and every `X-Forwarded-Proto` value is
+/// `https`; both present must both say so.
+///
+/// Every element, not only the last (the one the nearest proxy added): behind a chain of proxies
+/// each names the protocol of the hop it received, and a key that crossed any hop in clear is
+/// exposed, however the later hops carried it. An element a client wrote itself can only make the
+/// answer stricter. An element that names no protocol, or names it twice, does not say HTTPS.
 pub(super) fn forwarded_proto(headers: &HeaderMap) -> Forwarded {
-    // `None`: the header is absent; `Some(None)`: its last element names no protocol.
-    let forwarded = last_element(headers, &FORWARDED).map(|element| {
-        element.split(';').find_map(|pair| {
-            let (name, value) = pair.split_once('=')?;
-            name.trim()
-                .eq_ignore_ascii_case("proto")
-                .then(|| unquoted(value))
-        })
+    let forwarded = every_element(headers, &FORWARDED, says_https_forwarded);
+    let x_forwarded = every_element(headers, &X_FORWARDED_PROTO, |value| {
+        unquoted(value).eq_ignore_ascii_case("https")
     });
-    let x_forwarded =
-        last_element(headers, &X_FORWARDED_PROTO).map(|element| Some(unquoted(element)));
-    let says = match (forwarded, x_forwarded) {
-        (None, None) => return Forwarded::Other,
-        (Some(proto), None) | (None, Some(proto)) => proto,
-        (Some(Some(a)), Some(Some(b))) if a.eq_ignore_ascii_case(b) => Some(a),
-        (Some(_), Some(_)) => return Forwarded::Other,
+    let https = match (forwarded, x_forwarded) {
+        (None, None) => false,
+        (Some(says), None) | (None, Some(says)) => says,
+        (Some(a), Some(b)) => a && b,
     };
-    if says.is_some_and(|proto| proto.eq_ignore_ascii_case("https")) {
+    if https {
         Forwarded::Https
     } else {
         Forwarded::Other
     }
 }
 
-/// The last element of the list the header's lines make together (the last line's last
-/// comma-separated element), or `None` when the header is absent.
-fn last_element<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
-    let last = headers.get_all(name).iter().next_back()?;
-    // A value that is not text names no protocol: NUL is a protocol nobody compares equal to.
-    let text = last.to_str().unwrap_or("\u{0}");
-    Some(text.rsplit(',').next().unwrap_or_default())
+/// Whether every element of the list the header's lines make together passes `test`; `None`
+/// when the header is absent.
+fn every_element(
+    headers: &HeaderMap,
+    name: &HeaderName,
+    test: impl Fn(&str) -> bool,
+) -> Option<bool> {
+    let mut lines = headers.get_all(name).iter().peekable();
+    lines.peek()?;
+    // A value that is not text names no protocol.
+    Some(lines.all(|line| {
+        line.to_str()
+            .is_ok_and(|text| outside_quotes(text, b',').all(&test))
+    }))
+}
+
+/// Whether one `Forwarded` element names `proto=https`, once.
+fn says_https_forwarded(element: &str) -> bool {
+    let mut protos = outside_quotes(element, b';').filter_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("proto")
+            .then(|| unquoted(value))
+    });
+    matches!(
+        (protos.next(), protos.next()),
+        (Some(proto), None) if proto.eq_ignore_ascii_case("https")
+    )
+}
+
+/// The pieces of `text` between `separator`s that stand outside quoted strings (RFC 9110
+/// quoted-string, with its backslash escapes): `host="a, proto=https"` is one piece, whatever
+/// it quotes. Without allocating.
+fn outside_quotes(text: &str, separator: u8) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    let (mut start, mut at) = (0, 0);
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let (mut quoted, mut escaped) = (false, false);
+        while at < bytes.len() {
+            let byte = bytes[at];
+            at += 1;
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' if quoted => escaped = true,
+                b'"' => quoted = !quoted,
+                _ if byte == separator && !quoted => {
+                    // The separator is ASCII, so both ends are character boundaries.
+                    let piece = &text[start..at - 1];
+                    start = at;
+                    return Some(piece);
+                }
+                _ => {}
+            }
+        }
+        done = true;
+        Some(&text[start..])
+    })
 }
 
 /// A protocol as written, without surrounding space or quotes.

@@ -110,16 +110,53 @@ fn forwarding_headers_count_only_from_trusted_proxies() {
     for (headers, admitted) in [
         (&[("forwarded", "for=192.0.2.1;proto=https")][..], true),
         (&[("forwarded", "for=192.0.2.1;Proto=\"HTTPS\"")][..], true),
-        // The nearest proxy's element is the last one.
+        // Every proxy on the way must say HTTPS: behind a chain, an earlier hop in clear (a CDN
+        // reached over plain HTTP, in front of a load balancer reached over HTTPS) exposed the
+        // key, whatever the nearest proxy saw.
         (&[("forwarded", "proto=https, proto=http")][..], false),
-        (&[("forwarded", "proto=http, proto=https")][..], true),
+        (&[("forwarded", "proto=http, proto=https")][..], false),
+        (
+            &[(
+                "forwarded",
+                "for=203.0.113.9;proto=http, for=198.51.100.4;proto=https",
+            )][..],
+            false,
+        ),
+        (
+            &[(
+                "forwarded",
+                "for=203.0.113.9;proto=https, for=198.51.100.4;proto=https",
+            )][..],
+            true,
+        ),
+        // An element that names no protocol, or names it twice, does not say HTTPS.
         (
             &[("forwarded", "for=1.2.3.4"), ("forwarded", "proto=https")][..],
+            false,
+        ),
+        (&[("forwarded", "proto=https;proto=http")][..], false),
+        (&[("forwarded", "proto=https;proto=https")][..], false),
+        // Separators inside quoted strings separate nothing.
+        (
+            &[("forwarded", r#"proto=http;host="a, proto=https""#)][..],
+            false,
+        ),
+        (
+            &[("forwarded", r#"host="x;proto=https";proto=http"#)][..],
+            false,
+        ),
+        (
+            &[("forwarded", r#"host="x\";proto=http";proto=https"#)][..],
+            true,
+        ),
+        (
+            &[("forwarded", r#"for="[2001:db8::1]:443";proto=https"#)][..],
             true,
         ),
         (&[("x-forwarded-proto", "http")][..], false),
         (&[("x-forwarded-proto", "https, http")][..], false),
-        (&[("x-forwarded-proto", "http, https")][..], true),
+        (&[("x-forwarded-proto", "http, https")][..], false),
+        (&[("x-forwarded-proto", "https, https")][..], true),
         (
             &[("x-forwarded-proto", "https"), ("forwarded", "proto=http")][..],
             false,
@@ -128,7 +165,7 @@ fn forwarding_headers_count_only_from_trusted_proxies() {
             &[("x-forwarded-proto", "https"), ("forwarded", "proto=https")][..],
             true,
         ),
-        // Several lines are one list: the last line's last element counts.
+        // Several lines are one list.
         (
             &[("forwarded", "proto=https"), ("forwarded", "proto=http")][..],
             false,
@@ -138,10 +175,17 @@ fn forwarding_headers_count_only_from_trusted_proxies() {
                 ("x-forwarded-proto", "http"),
                 ("x-forwarded-proto", "https"),
             ][..],
+            false,
+        ),
+        (
+            &[
+                ("forwarded", "proto=https"),
+                ("forwarded", "for=10.0.0.2;proto=https"),
+            ][..],
             true,
         ),
         (&[("x-forwarded-proto", "https,")][..], false),
-        // A last value that is not text names no protocol.
+        // A value that is not text names no protocol.
         (
             &[
                 ("x-forwarded-proto", "https"),
