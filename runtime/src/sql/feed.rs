@@ -165,6 +165,9 @@ mod sqlite {
         conn: SqliteConnection,
         version: i64,
         seq: i64,
+        /// The key id logged at `seq` (`None` while the log was empty): the log the next look
+        /// reads must still hold it there, or it is not the log this cursor followed.
+        last: Option<String>,
     }
 
     /// What one look found.
@@ -199,8 +202,9 @@ mod sqlite {
                         Look::Gap => {
                             tracing::warn!(
                                 target: "keygate",
-                                "more key changes than the SQLite change log keeps happened \
-                                 between two looks; dropped every cached key"
+                                "the SQLite change log lost changes between two looks (more \
+                                 than it keeps, or the log was replaced, by a restored backup \
+                                 say); dropped every cached key"
                             );
                             announcements.push(Announcement::Lost);
                             announcements.push(Announcement::Listening);
@@ -259,16 +263,31 @@ mod sqlite {
         if version == cursor.version {
             return Ok((false, Look::Changed(Vec::new())));
         }
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT seq, key_id FROM keygate_changes WHERE seq > $1 ORDER BY seq")
+        // From the cursor's own row on: it must still be there, naming the same key. A log
+        // without it was replaced under the feed (a backup restored over the file keeps the
+        // file's identity but rewinds the log and its sequence, and the changes logged after
+        // that would otherwise pass for ones already read).
+        let mut rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT seq, key_id FROM keygate_changes WHERE seq >= $1 ORDER BY seq")
                 .bind(cursor.seq)
                 .fetch_all(&mut cursor.conn)
                 .await
                 .map_err(error)?;
         cursor.version = version;
+        if let Some(last) = &cursor.last {
+            let same = rows
+                .first()
+                .is_some_and(|(seq, id)| *seq == cursor.seq && id == last);
+            if !same {
+                let (seq, last) = end_of_log(&mut cursor.conn).await?;
+                (cursor.seq, cursor.last) = (seq, last);
+                return Ok((false, Look::Gap));
+            }
+            rows.remove(0);
+        }
         let gap = rows.first().is_some_and(|(seq, _)| *seq != cursor.seq + 1);
-        if let Some((last, _)) = rows.last() {
-            cursor.seq = *last;
+        if let Some((seq, id)) = rows.last() {
+            (cursor.seq, cursor.last) = (*seq, Some(id.clone()));
         }
         if gap {
             return Ok((false, Look::Gap));
@@ -279,17 +298,34 @@ mod sqlite {
         ))
     }
 
+    /// The last row of the log: its sequence number and key id (0 and `None` for an empty log).
+    async fn end_of_log(
+        conn: &mut SqliteConnection,
+    ) -> Result<(i64, Option<String>), crate::store::StoreError> {
+        let last: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, key_id FROM keygate_changes ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(conn)
+                .await
+                .map_err(error)?;
+        Ok(match last {
+            Some((seq, id)) => (seq, Some(id)),
+            None => (0, None),
+        })
+    }
+
     /// A cursor at the end of the log, on a connection of the pool's own making (so it never
     /// creates the file) taken out of the pool for good, since the version is per connection.
     async fn open(pool: &SqlitePool) -> Result<Cursor, crate::store::StoreError> {
         let mut conn = pool.acquire().await.map_err(error)?.detach();
         // The version first: a change committed after it is read at the next look.
         let version = data_version(&mut conn).await?;
-        let (seq,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM keygate_changes")
-            .fetch_one(&mut conn)
-            .await
-            .map_err(error)?;
-        Ok(Cursor { conn, version, seq })
+        let (seq, last) = end_of_log(&mut conn).await?;
+        Ok(Cursor {
+            conn,
+            version,
+            seq,
+            last,
+        })
     }
 
     async fn data_version(conn: &mut SqliteConnection) -> Result<i64, crate::store::StoreError> {

@@ -267,6 +267,77 @@ mod tests {
         );
     }
 
+    /// A backup restored over the file keeps the file's identity but rewinds the change log and
+    /// its sequence: the changes logged after that have numbers the feed has already read past.
+    /// The feed must see that its log is not the one it followed and drop the cache, instead of
+    /// skipping every change until the sequence catches up.
+    #[tokio::test]
+    async fn a_rewound_change_log_drops_the_cache() {
+        use crate::store::{Announcement, FeedSink, KeyStore};
+        use crate::{KeyGate, NewKey};
+
+        let db = Temp::new("feed-rewound");
+        let store = SqlStore::connect(&db.url()).await.unwrap();
+        let gate = KeyGate::builder().store(store.clone()).build();
+        let mut ids = Vec::new();
+        for n in 0..20 {
+            let created = gate.create_key(NewKey::new(format!("k{n}"))).await.unwrap();
+            ids.push(created.record.key_id);
+        }
+        let (heard, mut hearing) = tokio::sync::mpsc::unbounded_channel();
+        let sink = FeedSink::new(move |announcement| match announcement {
+            Some(announcement) => heard.send(announcement).is_ok(),
+            None => !heard.is_closed(),
+        });
+        store
+            .changes()
+            .expect("a SQLite store has a feed")
+            .spawn(sink);
+        async fn next(
+            hearing: &mut tokio::sync::mpsc::UnboundedReceiver<Announcement>,
+        ) -> Option<Announcement> {
+            let wait = std::time::Duration::from_secs(5);
+            tokio::time::timeout(wait, hearing.recv())
+                .await
+                .ok()
+                .flatten()
+        }
+        assert!(matches!(
+            next(&mut hearing).await,
+            Some(Announcement::Listening)
+        ));
+
+        // The restore, as the log sees it: emptied, its sequence back at zero.
+        sqlx::query("DELETE FROM keygate_changes")
+            .execute(sqlite(&store))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE sqlite_sequence SET seq = 0 WHERE name = 'keygate_changes'")
+            .execute(sqlite(&store))
+            .await
+            .unwrap();
+        gate.revoke_key(&ids[0]).await.unwrap();
+        let heard = next(&mut hearing).await;
+        assert!(
+            matches!(heard, Some(Announcement::Lost)),
+            "after the log was rewound the feed announced {heard:?}"
+        );
+        assert!(matches!(
+            next(&mut hearing).await,
+            Some(Announcement::Listening)
+        ));
+        // Followed from the new end of the log: the next change is heard as such.
+        gate.revoke_key(&ids[1]).await.unwrap();
+        let mut changed = Vec::new();
+        while let Some(Announcement::Changed(id)) = next(&mut hearing).await {
+            changed.push(id);
+            if changed.contains(&ids[1]) {
+                break;
+            }
+        }
+        assert!(changed.contains(&ids[1]), "heard {changed:?}");
+    }
+
     #[tokio::test]
     async fn a_new_connection_to_a_replaced_file_is_refused() {
         let db = Temp::new("replaced-conn");
