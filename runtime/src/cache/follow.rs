@@ -11,13 +11,11 @@ pub(super) fn hear<S: KeyStore>(held: &Arc<Held>, inner: &Weak<S>, announcement:
             held.invalidate(&key_id);
         }
         Announcement::Lost => {
-            held.ids.complete.store(false, Ordering::Release);
-            held.ids.generation.fetch_add(1, Ordering::AcqRel);
+            held.ids.forget_completeness();
             held.invalidate_all();
         }
         Announcement::Listening => {
-            held.ids.complete.store(false, Ordering::Release);
-            let generation = held.ids.generation.fetch_add(1, Ordering::AcqRel) + 1;
+            let generation = held.ids.forget_completeness();
             held.invalidate_all();
             if let Some(inner) = inner.upgrade().filter(|_| held.ids.enabled) {
                 tokio::spawn(learn_ids(inner, Arc::downgrade(held), generation));
@@ -50,11 +48,11 @@ async fn learn_ids<S: KeyStore>(inner: Arc<S>, held: Weak<Held>, generation: u64
         }
     };
     let known = &held.ids;
-    {
-        let mut set = known.set.write().unwrap_or_else(PoisonError::into_inner);
-        set.reserve(ids.len());
-        set.extend(ids.iter().map(|id| known.fingerprint(id)));
-    }
+    let mut set = known.set.write().unwrap_or_else(PoisonError::into_inner);
+    set.reserve(ids.len());
+    set.extend(ids.iter().map(|id| known.fingerprint(id)));
+    // Under the set's lock, which a `Lost` takes too: a `Lost` heard between reading the
+    // generation and marking the set complete would otherwise be overwritten by `true`.
     if known.generation.load(Ordering::Acquire) == generation {
         known.complete.store(true, Ordering::Release);
     }

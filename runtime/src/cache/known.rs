@@ -21,6 +21,10 @@ impl Budget {
     }
 
     pub(super) fn take(&self) -> bool {
+        // None at all: not even the first of a new second.
+        if self.per_second == 0 {
+            return false;
+        }
         let second = self.started.elapsed().as_secs() & 0xffff_ffff;
         let mut seen = self.state.load(Ordering::Relaxed);
         loop {
@@ -76,6 +80,15 @@ impl KnownIds {
         }
     }
 
+    /// Marks the set incomplete and moves the generation, so no listing started before now can
+    /// mark it complete; returns the new generation. Done under the set's lock, which a listing
+    /// holds while it checks the generation and marks the set complete.
+    pub(super) fn forget_completeness(&self) -> u64 {
+        let _set = self.set.write().unwrap_or_else(PoisonError::into_inner);
+        self.complete.store(false, Ordering::Release);
+        self.generation.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
     /// Whether the store surely lacks `key_id`.
     pub(super) fn surely_unknown(&self, key_id: &str) -> bool {
         self.complete.load(Ordering::Acquire)
@@ -84,5 +97,28 @@ impl KnownIds {
                 .read()
                 .unwrap_or_else(PoisonError::into_inner)
                 .contains(&self.fingerprint(key_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Budget;
+
+    #[test]
+    fn a_budget_of_zero_allows_nothing_in_any_second() {
+        let budget = Budget::new(0);
+        assert!(!budget.take());
+        // A new second used to start with one take granted, whatever the budget.
+        let budget = Budget {
+            started: std::time::Instant::now() - std::time::Duration::from_secs(5),
+            ..Budget::new(0)
+        };
+        assert!(!budget.take());
+    }
+
+    #[test]
+    fn a_budget_allows_its_count_in_a_second_then_refuses() {
+        let budget = Budget::new(3);
+        assert_eq!((0..5).filter(|_| budget.take()).count(), 3);
     }
 }
