@@ -77,11 +77,14 @@ pub use connect::{ConnectError, SqlStoreBuilder};
 /// [`CachedStore`](crate::CachedStore) in front drops what it holds at its next look at the
 /// change log, within 100 ms) and one ERROR event (target `keygate`) names the path. The store
 /// never creates the file again: only connecting does. If the same file comes back (renamed
-/// away and back), the store serves again. A *different* file at the path (restored from a
-/// backup by copying, or created by another process after the removal) stays refused until the
+/// away and back), the store serves again. A *different* file at the path (a backup moved or
+/// copied into place after the removal, or created by another process) stays refused until the
 /// service restarts and connects to it: the store's connections may hold either file, and
-/// answering from both would admit a key one moment and not know it the next. In-memory
-/// databases have no file and none of this applies; neither does it to PostgreSQL.
+/// answering from both would admit a key one moment and not know it the next. A backup written
+/// *into* the file (`cp backup.db keys.db` over it, or SQLite's `.restore`) keeps the file's
+/// identity, so it is served; its change log is rewound, which the change feed notices (the
+/// cursor's own row is gone or names another key), so a cache in front drops what it holds.
+/// In-memory databases have no file and none of this applies; neither does it to PostgreSQL.
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")]
