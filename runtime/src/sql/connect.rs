@@ -58,17 +58,7 @@ pub struct SqlStoreBuilder {
     pub(super) lock_timeout: Duration,
     pub(super) schema: Option<String>,
     pub(super) poll_interval: Duration,
-}
-
-impl fmt::Debug for SqlStoreBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqlStoreBuilder")
-            .field("max_connections", &self.max_connections)
-            .field("acquire_timeout", &self.acquire_timeout)
-            .field("lock_timeout", &self.lock_timeout)
-            .field("schema", &self.schema)
-            .finish_non_exhaustive()
-    }
+    pub(super) heartbeat: Duration,
 }
 
 impl SqlStoreBuilder {
@@ -111,6 +101,17 @@ impl SqlStoreBuilder {
     /// change log only when the file changed. PostgreSQL announces changes as they commit.
     pub fn change_poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// PostgreSQL only: how often the store sends a heartbeat on keygate's notification channel
+    /// (an empty notification, one query). A change listener that hears nothing at all, not
+    /// even a heartbeat, for three of these intervals counts its connection as lost, drops every
+    /// cached key and listens again: a connection that a NAT, a firewall or a failover drops
+    /// without a word sends no error, and would otherwise leave changes unheard until the
+    /// cache's time-to-live. Default 5 s.
+    pub fn listener_heartbeat(mut self, interval: Duration) -> Self {
+        self.heartbeat = interval.max(Duration::from_millis(10));
         self
     }
 
@@ -236,6 +237,7 @@ impl SqlStoreBuilder {
                 #[cfg(feature = "postgres")]
                 schema: None,
                 poll_interval: self.poll_interval,
+                heartbeat: self.heartbeat,
                 in_memory,
             })
         }
@@ -329,6 +331,7 @@ impl SqlStoreBuilder {
             in_memory: false,
             schema: Some(schema.into()),
             poll_interval: self.poll_interval,
+            heartbeat: self.heartbeat,
         })
     }
 }

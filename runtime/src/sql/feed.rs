@@ -28,8 +28,9 @@ impl SqlStore {
             Pool::Postgres(pool) => {
                 let pool = pool.clone();
                 let schema = self.schema.clone()?;
+                let heartbeat = self.heartbeat;
                 Some(ChangeFeed::new(move |sink| {
-                    postgres::run(pool, schema, sink)
+                    postgres::run(pool, schema, heartbeat, sink)
                 }))
             }
         }
@@ -57,8 +58,8 @@ mod postgres {
     const CHANNEL: &str = "keygate_changes";
 
     /// Listens until nobody needs the announcements, listening again whenever the connection
-    /// breaks.
-    pub(super) async fn run(pool: PgPool, schema: Arc<str>, sink: FeedSink) {
+    /// breaks, or falls silent for three heartbeats.
+    pub(super) async fn run(pool: PgPool, schema: Arc<str>, heartbeat: Duration, sink: FeedSink) {
         // A pool of one for the listener: its connection is held for as long as it listens, and
         // must not take one of the store's. Closing it ends a wait for notifications, which is
         // how the listener stops once the cache is dropped.
@@ -73,8 +74,9 @@ mod postgres {
                     .clone()
                     .application_name("keygate change listener"),
             );
-        drop(pool);
         tokio::spawn(close_when_unheard(listen_pool.clone(), sink.clone()));
+        tokio::spawn(beat(pool, heartbeat, sink.clone()));
+        let silence = heartbeat.saturating_mul(3);
         let mut failures = 0;
         loop {
             let mut listener = match listen(&listen_pool).await {
@@ -87,9 +89,15 @@ mod postgres {
                         tracing::warn!(
                             target: "keygate",
                             %error,
-                            "cannot listen for key changes on PostgreSQL; retrying (changes made \
-                             elsewhere take effect within the cache's time-to-live meanwhile)"
+                            "cannot listen for key changes on PostgreSQL; dropped every cached \
+                             key and retrying (changes made elsewhere take effect within the \
+                             cache's time-to-live meanwhile)"
                         );
+                        // The cache may hold records read before this, the very first try
+                        // included, and nothing would announce their changes.
+                        if !sink.announce(Announcement::Lost) {
+                            return;
+                        }
                     }
                     failures += 1;
                     tokio::time::sleep(backoff(failures)).await;
@@ -104,14 +112,22 @@ mod postgres {
                 return;
             }
             let error = loop {
-                match listener.try_recv().await {
+                // Cancelled only when the connection is given up for dead: a half-read message
+                // is lost with the connection it came on.
+                let Ok(next) = tokio::time::timeout(silence, listener.try_recv()).await else {
+                    break format!(
+                        "heard nothing, not even a heartbeat, for {} ms",
+                        silence.as_millis()
+                    );
+                };
+                match next {
                     Ok(Some(notification)) => {
                         let Some(key_id) = notification
                             .payload()
                             .strip_prefix(&*schema)
                             .and_then(|rest| rest.strip_prefix(' '))
                         else {
-                            continue; // another schema's key
+                            continue; // another schema's key, or a heartbeat (no payload)
                         };
                         if !sink.announce(Announcement::Changed(key_id.to_owned())) {
                             return;
@@ -139,6 +155,28 @@ mod postgres {
         let mut listener = PgListener::connect_with(pool).await?;
         listener.listen(CHANNEL).await?;
         Ok(listener)
+    }
+
+    /// Sends an empty notification on the channel every `heartbeat`, from the store's pool, for
+    /// as long as announcements are needed: every listener on the channel hears it, so one whose
+    /// connection died without a word notices the silence. A failed or slow heartbeat is not
+    /// retried sooner: the listener's silence limit allows for two in a row.
+    async fn beat(pool: PgPool, heartbeat: Duration, sink: FeedSink) {
+        // Checks at least every second whether it is still needed, so the store's pool is not
+        // held a whole (long) heartbeat after the cache is gone.
+        let check = heartbeat.min(Duration::from_secs(1));
+        let mut sent = tokio::time::Instant::now();
+        while sink.is_open() && !pool.is_closed() {
+            tokio::time::sleep(check).await;
+            if sent.elapsed() < heartbeat {
+                continue;
+            }
+            sent = tokio::time::Instant::now();
+            let send = sqlx::query("SELECT pg_notify($1, '')")
+                .bind(CHANNEL)
+                .execute(&pool);
+            let _ = tokio::time::timeout(heartbeat, send).await;
+        }
     }
 
     /// Closes the listener's pool once nobody needs announcements, which ends its wait.

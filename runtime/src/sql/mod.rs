@@ -110,6 +110,9 @@ pub struct SqlStore {
     /// SQLite: how often the change log is looked at.
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     poll_interval: Duration,
+    /// PostgreSQL: how often the change listener's heartbeat is sent.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    heartbeat: Duration,
     /// SQLite: a private in-memory database, which nothing else can change.
     #[cfg(feature = "sqlite")]
     in_memory: bool,
@@ -121,6 +124,19 @@ pub(crate) enum Pool {
     Sqlite(SqlitePool),
     #[cfg(feature = "postgres")]
     Postgres(PgPool),
+}
+
+// The URL is left out: it may carry a password.
+impl fmt::Debug for SqlStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlStoreBuilder")
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("lock_timeout", &self.lock_timeout)
+            .field("schema", &self.schema)
+            .field("heartbeat", &self.heartbeat)
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for SqlStore {
@@ -179,6 +195,7 @@ impl SqlStore {
             lock_timeout: Duration::from_millis(250),
             schema: None,
             poll_interval: Duration::from_millis(100),
+            heartbeat: Duration::from_secs(5),
         }
     }
 
