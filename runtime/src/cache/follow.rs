@@ -11,11 +11,17 @@ pub(super) fn hear<S: KeyStore>(held: &Arc<Held>, inner: &Weak<S>, announcement:
             held.invalidate(&key_id);
         }
         Announcement::Lost => {
+            // Before the removal: a lookup that checks after it keeps nothing, and one that
+            // checked before sees the epoch moved and removes what it kept.
+            held.following.store(false, Ordering::Release);
             held.ids.forget_completeness();
             held.invalidate_all();
         }
         Announcement::Listening => {
             let generation = held.ids.forget_completeness();
+            // Whatever is read from here on is followed; what was read before is dropped below
+            // (or, by a lookup still on its way, when it sees the epoch moved).
+            held.following.store(true, Ordering::Release);
             held.invalidate_all();
             if let Some(inner) = inner.upgrade().filter(|_| held.ids.enabled) {
                 tokio::spawn(learn_ids(inner, Arc::downgrade(held), generation));

@@ -1,7 +1,7 @@
 //! What a [`CachedStore`](super::CachedStore) holds, and how a change makes it forget.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use moka::sync::Cache;
 
@@ -27,6 +27,12 @@ pub(super) struct Held {
     pub(super) epoch: AtomicU64,
     /// Every id the store holds, when the store announces its changes.
     pub(super) ids: KnownIds,
+    /// Whether every change to the store reaches this cache: always for a store without a feed
+    /// (only this process changes it, through the cache), and for one with a feed from its
+    /// `Listening` to its next `Lost`. Nothing is cached otherwise: before the feed first
+    /// listens and while it is down, a change made elsewhere would go unheard, and a cached
+    /// answer would outlive it by a whole time-to-live.
+    pub(super) following: AtomicBool,
 }
 
 impl Held {
@@ -37,6 +43,11 @@ impl Held {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.found.invalidate(key_id);
         self.unknown.invalidate(key_id);
+    }
+
+    /// Whether an answer read from the store may be kept.
+    pub(super) fn may_keep(&self) -> bool {
+        self.following.load(Ordering::Acquire)
     }
 
     /// Forgets everything, for changes that may have gone unannounced.

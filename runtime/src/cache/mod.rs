@@ -39,9 +39,10 @@ use miss::{Miss, unshare};
 ///   effect as soon as the store announces it, when the store has a [`ChangeFeed`]
 ///   ([`SqlStore`](crate::SqlStore) does: PostgreSQL notifications, or a SQLite change log
 ///   looked at every 100 ms). The feed runs on the tokio runtime the cache is built in (or first
-///   used in). If the feed loses its connection, the cache drops everything it holds, and again
-///   once the feed listens again; changes made while it was down take effect within the
-///   time-to-live, which stays the last line of defence. Without a feed, within the time-to-live.
+///   used in). If the feed loses its connection, the cache drops everything it holds, and keeps
+///   nothing until the feed listens again (nor before it first listens): meanwhile every lookup
+///   asks the store, so a change made elsewhere takes effect at once even then. The
+///   time-to-live stays the last line of defence.
 /// - With a feed, the cache also keeps a fingerprint of every key id the store holds, so a
 ///   well-formed key whose id the store never issued costs no query: a flood of made-up ids
 ///   reaches the database at most 20 times a second
@@ -155,6 +156,7 @@ impl<S: KeyStore> CachedStoreBuilder<S> {
                 .time_to_live(self.negative_ttl)
                 .build(),
             epoch: AtomicU64::new(0),
+            following: AtomicBool::new(feed.is_none()),
             ids: KnownIds {
                 enabled: self.known_ids && feed.is_some(),
                 complete: AtomicBool::new(false),
@@ -262,17 +264,21 @@ impl<S: KeyStore> CachedStore<S> {
         let changed = || self.held.epoch.load(Ordering::SeqCst) != epoch;
         match result {
             Ok(record) => {
-                self.held.found.insert(slot.0.clone(), record.clone());
-                if changed() {
-                    self.held.found.invalidate(key_id);
+                if self.held.may_keep() {
+                    self.held.found.insert(slot.0.clone(), record.clone());
+                    if changed() {
+                        self.held.found.invalidate(key_id);
+                    }
                 }
                 self.loading.invalidate(&slot).await;
                 Ok(Some(record))
             }
             Err(miss) if matches!(*miss, Miss::Unknown) => {
-                self.held.unknown.insert(slot.0, ());
-                if changed() {
-                    self.held.unknown.invalidate(key_id);
+                if self.held.may_keep() {
+                    self.held.unknown.insert(slot.0, ());
+                    if changed() {
+                        self.held.unknown.invalidate(key_id);
+                    }
                 }
                 Ok(None)
             }
@@ -365,3 +371,7 @@ impl<S: KeyStore> KeyStore for CachedStore<S> {
         self.inner.key_ids().await
     }
 }
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;
