@@ -218,6 +218,21 @@ impl<S: KeyStore> CachedStore<S> {
         self.held.ids.complete.load(Ordering::Acquire)
     }
 
+    /// Whether the cache keeps what it reads: always for a store without a [`ChangeFeed`], and
+    /// for one with a feed while the feed listens. While it does not (before it first listens,
+    /// and from a lost connection until it listens again), every lookup asks the store. A
+    /// readiness check can report it: false for long means every request reaches the database.
+    ///
+    /// ```
+    /// use keygate::{CachedStore, MemoryStore};
+    ///
+    /// let cached = CachedStore::new(MemoryStore::new());
+    /// assert!(cached.follows_changes(), "only this process changes a MemoryStore");
+    /// ```
+    pub fn follows_changes(&self) -> bool {
+        self.held.may_keep()
+    }
+
     /// Starts the store's feed, if it has one not yet started. Announcements go to `held`
     /// through weak references, so dropping the cache ends the feed.
     fn start_feed(&self) {

@@ -106,12 +106,12 @@ impl SqlStoreBuilder {
 
     /// PostgreSQL only: how often the store sends a heartbeat on keygate's notification channel
     /// (an empty notification, one query). A change listener that hears nothing at all, not
-    /// even a heartbeat, for three of these intervals counts its connection as lost, drops every
-    /// cached key and listens again: a connection that a NAT, a firewall or a failover drops
-    /// without a word sends no error, and would otherwise leave changes unheard until the
-    /// cache's time-to-live. Default 5 s.
+    /// even a heartbeat, for three and a half of these intervals counts its connection as lost,
+    /// drops every cached key and listens again: a connection that a NAT, a firewall or a
+    /// failover drops without a word sends no error, and would otherwise leave changes unheard
+    /// until the cache's time-to-live. Default 5 s; at least 100 ms.
     pub fn listener_heartbeat(mut self, interval: Duration) -> Self {
-        self.heartbeat = interval.max(Duration::from_millis(10));
+        self.heartbeat = interval.max(Duration::from_millis(100));
         self
     }
 

@@ -46,7 +46,7 @@ fn backoff(failures: u32) -> Duration {
 
 #[cfg(feature = "postgres")]
 mod postgres {
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex, PoisonError};
     use std::time::Duration;
 
     use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
@@ -58,25 +58,28 @@ mod postgres {
     const CHANNEL: &str = "keygate_changes";
 
     /// Listens until nobody needs the announcements, listening again whenever the connection
-    /// breaks, or falls silent for three heartbeats.
+    /// breaks, or falls silent for three and a half heartbeats (two may go missing).
     pub(super) async fn run(pool: PgPool, schema: Arc<str>, heartbeat: Duration, sink: FeedSink) {
         // A pool of one for the listener: its connection is held for as long as it listens, and
         // must not take one of the store's. Closing it ends a wait for notifications, which is
         // how the listener stops once the cache is dropped.
-        let listen_pool = PgPoolOptions::new()
-            .max_connections(1)
-            .min_connections(0)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_lazy_with(
-                (*pool.connect_options())
-                    .clone()
-                    .application_name("keygate change listener"),
-            );
-        tokio::spawn(close_when_unheard(listen_pool.clone(), sink.clone()));
+        let options = (*pool.connect_options())
+            .clone()
+            .application_name("keygate change listener");
+        let new_listen_pool = move || {
+            PgPoolOptions::new()
+                .max_connections(1)
+                .min_connections(0)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_lazy_with(options.clone())
+        };
+        let mut listen_pool = new_listen_pool();
+        let current = Arc::new(Mutex::new(listen_pool.clone()));
+        tokio::spawn(close_when_unheard(current.clone(), sink.clone()));
         tokio::spawn(beat(pool, heartbeat, sink.clone()));
-        let silence = heartbeat.saturating_mul(3);
+        let silence = heartbeat.saturating_mul(3) + heartbeat / 2;
         let mut failures = 0;
         loop {
             let mut listener = match listen(&listen_pool).await {
@@ -90,8 +93,8 @@ mod postgres {
                             target: "keygate",
                             %error,
                             "cannot listen for key changes on PostgreSQL; dropped every cached \
-                             key and retrying (changes made elsewhere take effect within the \
-                             cache's time-to-live meanwhile)"
+                             key and retrying (meanwhile nothing is cached: every lookup asks \
+                             the database)"
                         );
                         // The cache may hold records read before this, the very first try
                         // included, and nothing would announce their changes.
@@ -111,10 +114,12 @@ mod postgres {
             if !sink.announce(Announcement::Listening) {
                 return;
             }
+            let mut silent = false;
             let error = loop {
                 // Cancelled only when the connection is given up for dead: a half-read message
                 // is lost with the connection it came on.
                 let Ok(next) = tokio::time::timeout(silence, listener.try_recv()).await else {
+                    silent = true;
                     break format!(
                         "heard nothing, not even a heartbeat, for {} ms",
                         silence.as_millis()
@@ -145,6 +150,14 @@ mod postgres {
                 %error,
                 "lost the PostgreSQL key-change listener; dropped every cached key and listening again"
             );
+            if silent {
+                // Dropping the listener sends `UNLISTEN *` on its connection before returning it
+                // to its pool, and a silent connection never answers: that pool's one connection
+                // is gone for good. The next listener gets a pool of its own.
+                drop(listener);
+                listen_pool = new_listen_pool();
+                *current.lock().unwrap_or_else(PoisonError::into_inner) = listen_pool.clone();
+            }
             if !sink.announce(Announcement::Lost) {
                 return;
             }
@@ -160,7 +173,7 @@ mod postgres {
     /// Sends an empty notification on the channel every `heartbeat`, from the store's pool, for
     /// as long as announcements are needed: every listener on the channel hears it, so one whose
     /// connection died without a word notices the silence. A failed or slow heartbeat is not
-    /// retried sooner: the listener's silence limit allows for two in a row.
+    /// retried sooner: the listener's silence limit lets two in a row go missing.
     async fn beat(pool: PgPool, heartbeat: Duration, sink: FeedSink) {
         // Checks at least every second whether it is still needed, so the store's pool is not
         // held a whole (long) heartbeat after the cache is gone.
@@ -179,11 +192,15 @@ mod postgres {
         }
     }
 
-    /// Closes the listener's pool once nobody needs announcements, which ends its wait.
-    async fn close_when_unheard(pool: PgPool, sink: FeedSink) {
+    /// Closes the listener's current pool once nobody needs announcements, which ends its wait.
+    async fn close_when_unheard(current: Arc<Mutex<PgPool>>, sink: FeedSink) {
         while sink.is_open() {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
+        let pool = current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         pool.close().await;
     }
 }

@@ -80,10 +80,11 @@ pub use connect::{ConnectError, SqlStoreBuilder};
 /// away and back), the store serves again. A *different* file at the path (a backup moved or
 /// copied into place after the removal, or created by another process) stays refused until the
 /// service restarts and connects to it: the store's connections may hold either file, and
-/// answering from both would admit a key one moment and not know it the next. A backup written
-/// *into* the file (`cp backup.db keys.db` over it, or SQLite's `.restore`) keeps the file's
-/// identity, so it is served; its change log is rewound, which the change feed notices (the
-/// cursor's own row is gone or names another key), so a cache in front drops what it holds.
+/// answering from both would admit a key one moment and not know it the next. A backup restored
+/// *into* the file with SQLite's backup API (`sqlite3 keys.db ".restore backup.db"`; never copy
+/// a file over a database in use, whose write-ahead log would no longer match it) keeps the
+/// file's identity, so it is served; its change log is rewound, which the change feed notices
+/// (the cursor's own row is gone or names another key), so a cache in front drops what it holds.
 /// In-memory databases have no file and none of this applies; neither does it to PostgreSQL.
 ///
 /// ```

@@ -13,12 +13,15 @@ pub enum Announcement {
     /// The key with this id changed (created, revoked, rotated, re-scoped, deleted…), in this
     /// process or another. Whatever a cache holds for it is stale.
     Changed(String),
-    /// The feed stopped listening (its connection broke): changes may go unannounced until
-    /// [`Announcement::Listening`]. A cache drops everything it holds.
+    /// The feed stopped listening (its connection broke, or fell silent): changes may go
+    /// unannounced until [`Announcement::Listening`]. A cache drops everything it holds, and
+    /// keeps nothing until then: every lookup asks the store.
     Lost,
     /// The feed is listening, from now on: every change committed after this is announced.
     /// Sent when the feed starts and after every [`Announcement::Lost`]; a cache drops
-    /// everything it holds again, since changes made while nobody listened were never announced.
+    /// everything it holds again, since changes made while nobody listened were never announced,
+    /// and from then on keeps what it reads. Until a feed's first `Listening`, a cache in front
+    /// of its store keeps nothing.
     Listening,
 }
 
@@ -82,8 +85,10 @@ pub struct ChangeFeed {
 }
 
 impl ChangeFeed {
-    /// A feed that, once started, runs `run` with the sink to deliver to. `run` should send
-    /// [`Announcement::Listening`] once it listens, and return when the sink says to stop.
+    /// A feed that, once started, runs `run` with the sink to deliver to. `run` must send
+    /// [`Announcement::Listening`] once it listens (a cache keeps nothing before: see
+    /// [`CachedStore::follows_changes`](crate::CachedStore::follows_changes)), and return when the
+    /// sink says to stop.
     pub fn new<F, Fut>(run: F) -> Self
     where
         F: FnOnce(FeedSink) -> Fut + Send + 'static,
