@@ -19,10 +19,11 @@ pub(super) fn hear<S: KeyStore>(held: &Arc<Held>, inner: &Weak<S>, announcement:
         }
         Announcement::Listening => {
             let generation = held.ids.forget_completeness();
-            // Whatever is read from here on is followed; what was read before is dropped below
-            // (or, by a lookup still on its way, when it sees the epoch moved).
-            held.following.store(true, Ordering::Release);
+            // What was read before is dropped first; only then may answers be kept. A lookup
+            // still on its way that sees `following` set sees the epoch moved too, and removes
+            // what it kept.
             held.invalidate_all();
+            held.following.store(true, Ordering::Release);
             if let Some(inner) = inner.upgrade().filter(|_| held.ids.enabled) {
                 tokio::spawn(learn_ids(inner, Arc::downgrade(held), generation));
             }
