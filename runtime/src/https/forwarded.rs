@@ -17,16 +17,19 @@ pub(super) enum Forwarded {
 static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
-/// Whether the forwarding headers say the client's protocol was HTTPS: every element of the
-/// `Forwarded` list (RFC 7239) names `proto=https`, and every `X-Forwarded-Proto` value is
-/// `https`; both present must both say so.
+/// Whether the forwarding headers say the client's protocol was HTTPS: the `Forwarded` list
+/// (RFC 7239) names no protocol but `https` in any element, and names `https` in its last one
+/// (the trusted proxy's own); every `X-Forwarded-Proto` value is `https`; both present must both
+/// say so.
 ///
-/// Every element, not only the last (the one the nearest proxy added): behind a chain of proxies
-/// each names the protocol of the hop it received, and a key that crossed any hop in clear is
-/// exposed, however the later hops carried it. An element a client wrote itself can only make the
-/// answer stricter. An element that names no protocol, or names it twice, does not say HTTPS.
+/// Every element, not only the last: behind a chain of proxies each names the protocol of the
+/// hop it received, and a key that crossed any hop in clear is exposed, however the later hops
+/// carried it. An earlier element without `proto` (a proxy that writes only `for=`) claims
+/// nothing either way and is let pass, so a request that did come over TLS is not refused (or,
+/// with `revoke_exposed_keys`, its key revoked) for it. An element a client wrote itself can
+/// only make the answer stricter. An element that names `proto` twice is not HTTPS.
 pub(super) fn forwarded_proto(headers: &HeaderMap) -> Forwarded {
-    let forwarded = every_element(headers, &FORWARDED, says_https_forwarded);
+    let forwarded = forwarded_says_https(headers);
     let x_forwarded = every_element(headers, &X_FORWARDED_PROTO, |value| {
         unquoted(value).eq_ignore_ascii_case("https")
     });
@@ -42,34 +45,55 @@ pub(super) fn forwarded_proto(headers: &HeaderMap) -> Forwarded {
     }
 }
 
-/// Whether every element of the list the header's lines make together passes `test`; `None`
-/// when the header is absent.
-fn every_element(
-    headers: &HeaderMap,
-    name: &HeaderName,
-    test: impl Fn(&str) -> bool,
-) -> Option<bool> {
-    let mut lines = headers.get_all(name).iter().peekable();
-    lines.peek()?;
-    // A value that is not text names no protocol.
-    Some(lines.all(|line| {
-        line.to_str()
-            .is_ok_and(|text| outside_quotes(text, b',').all(&test))
-    }))
+/// What the `Forwarded` lines say together; `None` when there is none.
+fn forwarded_says_https(headers: &HeaderMap) -> Option<bool> {
+    let mut last = None;
+    let every = every_element(headers, &FORWARDED, |element| {
+        let proto = element_proto(element);
+        last = Some(proto);
+        proto != Proto::Other
+    })?;
+    Some(every && last == Some(Proto::Https))
 }
 
-/// Whether one `Forwarded` element names `proto=https`, once.
-fn says_https_forwarded(element: &str) -> bool {
+/// What one `Forwarded` element says of the protocol.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    Https,
+    /// No `proto` parameter.
+    Unsaid,
+    /// Another protocol, or `proto` twice.
+    Other,
+}
+
+fn element_proto(element: &str) -> Proto {
     let mut protos = outside_quotes(element, b';').filter_map(|pair| {
         let (name, value) = pair.split_once('=')?;
         name.trim()
             .eq_ignore_ascii_case("proto")
             .then(|| unquoted(value))
     });
-    matches!(
-        (protos.next(), protos.next()),
-        (Some(proto), None) if proto.eq_ignore_ascii_case("https")
-    )
+    match (protos.next(), protos.next()) {
+        (None, _) => Proto::Unsaid,
+        (Some(proto), None) if proto.eq_ignore_ascii_case("https") => Proto::Https,
+        _ => Proto::Other,
+    }
+}
+
+/// Whether every element of the list the header's lines make together passes `test` (which
+/// sees them all, in order, until one fails); `None` when the header is absent.
+fn every_element(
+    headers: &HeaderMap,
+    name: &HeaderName,
+    mut test: impl FnMut(&str) -> bool,
+) -> Option<bool> {
+    let mut lines = headers.get_all(name).iter().peekable();
+    lines.peek()?;
+    // A value that is not text names no protocol.
+    Some(lines.all(|line| {
+        line.to_str()
+            .is_ok_and(|text| outside_quotes(text, b',').all(&mut test))
+    }))
 }
 
 /// The pieces of `text` between `separator`s that stand outside quoted strings (RFC 9110

@@ -129,9 +129,15 @@ fn forwarding_headers_count_only_from_trusted_proxies() {
             )][..],
             true,
         ),
-        // An element that names no protocol, or names it twice, does not say HTTPS.
+        // An earlier element that names no protocol claims nothing; the last one must say
+        // HTTPS, and an element naming the protocol twice does not.
         (
             &[("forwarded", "for=1.2.3.4"), ("forwarded", "proto=https")][..],
+            true,
+        ),
+        (&[("forwarded", "proto=https, for=1.2.3.4")][..], false),
+        (
+            &[("forwarded", "for=1.2.3.4, proto=http, proto=https")][..],
             false,
         ),
         (&[("forwarded", "proto=https;proto=http")][..], false),
