@@ -53,11 +53,12 @@
 //! 403: the signature is not base64 of a DER signature, or it does not verify over the body.
 //!
 //! ### unknown_signing_key
-//! 403: no key of the keys document has this identifier, even after fetching it again (or the
-//! document was fetched less than a minute ago).
+//! 403: no key of the keys document has this identifier, fetched again for this report.
 //!
 //! ### signing_keys_unavailable
-//! 503: the keys document could not be fetched or read. GitHub sends the report again later.
+//! 503: the keys document could not be fetched or read, or it lacked this identifier when it
+//! was fetched less than a minute ago and may not be fetched again yet (a key GitHub has just
+//! published, or a made-up identifier). GitHub sends the report again later.
 //!
 //! ### payload_too_large
 //! 413: the body is over [`MAX_BODY_BYTES`].

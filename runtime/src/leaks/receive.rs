@@ -37,6 +37,15 @@ impl Receiver {
                     );
                     Refusal::UnknownSigningKey
                 }
+                KeyLookupError::NotYet => {
+                    tracing::warn!(
+                        target: "keygate",
+                        key_identifier = ?identifier,
+                        "a secret scanning report names a signing key the keys document lacked \
+                         when it was fetched less than a minute ago; asked to send it again later"
+                    );
+                    Refusal::SigningKeysUnavailable
+                }
                 KeyLookupError::Unavailable(error) => {
                     tracing::error!(
                         target: "keygate",

@@ -68,7 +68,8 @@ impl Refusal {
                 "No published signing key has this identifier.".to_owned()
             }
             Refusal::SigningKeysUnavailable => {
-                "The signing keys could not be fetched; try again later.".to_owned()
+                "The signing key this report names is not available right now; try again later."
+                    .to_owned()
             }
             Refusal::PayloadTooLarge => {
                 format!("The report is over {MAX_BODY_BYTES} bytes.")

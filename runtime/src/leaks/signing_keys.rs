@@ -17,8 +17,12 @@ const MAX_KEYS_DOCUMENT: usize = 256 * 1024;
 /// Why no key could be found for an identifier.
 #[derive(Debug)]
 pub(super) enum KeyLookupError {
-    /// The keys document was read, and it has no key with this identifier.
+    /// The keys document was read for this lookup, and it has no key with this identifier.
     Unknown,
+    /// The document read less than the refetch interval ago has no key with this identifier,
+    /// and it may not be read again yet: GitHub may have published the key since (a rotation),
+    /// so the report is asked for again later rather than called unknown.
+    NotYet,
     /// The keys document could not be read (unreachable, an error status, unreadable).
     Unavailable(String),
 }
@@ -92,7 +96,7 @@ impl SigningKeys {
             && last.at.elapsed() < self.refetch_interval
         {
             return Err(if last.ok {
-                KeyLookupError::Unknown
+                KeyLookupError::NotYet
             } else {
                 KeyLookupError::Unavailable("the last fetch of the keys failed".to_owned())
             });
