@@ -209,9 +209,10 @@ mod tests {
 
         assert!(keys.get("a").await.is_ok(), "fetched on first use");
         assert!(keys.get("a").await.is_ok(), "then cached");
+        // Unreadable, so not held; and the document was just read, so not read again.
         assert!(matches!(
             keys.get("broken").await,
-            Err(KeyLookupError::Unknown)
+            Err(KeyLookupError::NotYet)
         ));
         assert_eq!(
             hits.load(Ordering::SeqCst),
@@ -223,7 +224,10 @@ mod tests {
         *document.lock().unwrap() = serde_json::json!({"public_keys": [
             {"key_identifier": "b", "key": public_pem(), "is_current": true},
         ]});
-        assert!(matches!(keys.get("b").await, Err(KeyLookupError::Unknown)));
+        assert!(
+            matches!(keys.get("b").await, Err(KeyLookupError::NotYet)),
+            "not called unknown: it may be new"
+        );
         assert_eq!(hits.load(Ordering::SeqCst), 1, "not within the interval");
         tokio::time::sleep(interval).await;
         assert!(
@@ -232,7 +236,7 @@ mod tests {
         );
         assert_eq!(hits.load(Ordering::SeqCst), 2);
         assert!(
-            matches!(keys.get("a").await, Err(KeyLookupError::Unknown)),
+            matches!(keys.get("a").await, Err(KeyLookupError::NotYet)),
             "a retired key no longer verifies"
         );
         assert_eq!(hits.load(Ordering::SeqCst), 2);
@@ -256,12 +260,17 @@ mod tests {
                 tokio::spawn(async move { keys.get(&format!("forged-{i}")).await })
             })
             .collect();
+        let (mut unknown, mut not_yet) = (0, 0);
         for lookup in lookups {
-            assert!(matches!(
-                lookup.await.unwrap(),
-                Err(KeyLookupError::Unknown)
-            ));
+            match lookup.await.unwrap() {
+                Err(KeyLookupError::Unknown) => unknown += 1,
+                Err(KeyLookupError::NotYet) => not_yet += 1,
+                other => panic!("{other:?}"),
+            }
         }
+        // The one that fetched knows the identifier is unknown; the others, refused the fetch,
+        // are asked to come back later.
+        assert_eq!((unknown, not_yet), (1, 19));
         assert_eq!(hits.load(Ordering::SeqCst), 1);
     }
 }
