@@ -37,6 +37,23 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// A key created by `writer` is admitted by `reader`, and refused soon after `writer` revokes it,
+/// although `reader`'s cache would keep the record for an hour: the revocation was heard.
+async fn hears_a_new_key_and_its_revocation(writer: &KeyGate, reader: &KeyGate) {
+    let key = writer.create_key(NewKey::new("after")).await.unwrap();
+    let started = Instant::now();
+    while code(reader, key.key.expose()).await != "ok" {
+        assert!(started.elapsed() < LIMIT, "the new key was never admitted");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    writer.revoke_key(&key.record.key_id).await.unwrap();
+    let started = Instant::now();
+    while code(reader, key.key.expose()).await != "revoked_api_key" {
+        assert!(started.elapsed() < LIMIT, "no announcement after the loss");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     not(keygate_postgres),
@@ -107,18 +124,7 @@ async fn a_lost_listener_drops_the_cache_and_listens_again() {
 
     // And it listens again: a change announced after the loss is heard.
     wait_for("listening again", || cached.knows_every_key_id()).await;
-    let second = writer.create_key(NewKey::new("after")).await.unwrap();
-    let started = Instant::now();
-    while code(&reader, second.key.expose()).await != "ok" {
-        assert!(started.elapsed() < LIMIT, "the creation was not heard");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    writer.revoke_key(&second.record.key_id).await.unwrap();
-    let started = Instant::now();
-    while code(&reader, second.key.expose()).await != "revoked_api_key" {
-        assert!(started.elapsed() < LIMIT, "no announcement after the loss");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    hears_a_new_key_and_its_revocation(&writer, &reader).await;
 }
 
 /// A TCP proxy to the PostgreSQL server that can freeze every connection open at that moment:
@@ -266,16 +272,5 @@ async fn a_listener_whose_connection_falls_silent_is_noticed_by_the_heartbeat() 
     wait_for("following changes again", || cached.follows_changes()).await;
     // ...and a revocation after the loss is heard although the cache would keep the record for
     // an hour.
-    let second = writer.create_key(NewKey::new("after")).await.unwrap();
-    let started = Instant::now();
-    while code(&reader, second.key.expose()).await != "ok" {
-        assert!(started.elapsed() < LIMIT, "the new key was never admitted");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    writer.revoke_key(&second.record.key_id).await.unwrap();
-    let started = Instant::now();
-    while code(&reader, second.key.expose()).await != "revoked_api_key" {
-        assert!(started.elapsed() < LIMIT, "no announcement after the loss");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    hears_a_new_key_and_its_revocation(&writer, &reader).await;
 }

@@ -1,54 +1,15 @@
 //! What the cache keeps, depending on whether its store's feed is listening.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use time::OffsetDateTime;
-use tokio::sync::mpsc;
-
-use crate::record::{KeyFilter, KeyRecord};
-use crate::store::{Announcement, ChangeFeed, ChangeOutcome, KeyChange, KeyStore, StoreError};
-use crate::{CachedStore, KeyGate, MemoryStore, NewKey};
-
-/// A `MemoryStore` that counts its lookups and whose change feed announces what the test says.
-struct Announced {
-    inner: MemoryStore,
-    fetches: AtomicUsize,
-    feed: std::sync::Mutex<Option<mpsc::UnboundedReceiver<Announcement>>>,
-}
-
-impl KeyStore for Announced {
-    async fn fetch(&self, key_id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
-        self.fetches.fetch_add(1, Ordering::SeqCst);
-        self.inner.fetch(key_id).await
-    }
-    async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
-        self.inner.insert(record).await
-    }
-    async fn list(&self, filter: &KeyFilter) -> Result<Vec<KeyRecord>, StoreError> {
-        self.inner.list(filter).await
-    }
-    async fn update(&self, key_id: &str, change: KeyChange) -> Result<ChangeOutcome, StoreError> {
-        self.inner.update(key_id, change).await
-    }
-    async fn record_last_used(&self, uses: &[(String, OffsetDateTime)]) -> Result<(), StoreError> {
-        self.inner.record_last_used(uses).await
-    }
-    fn changes(&self) -> Option<ChangeFeed> {
-        let mut said = self.feed.lock().unwrap().take()?;
-        Some(ChangeFeed::new(move |sink| async move {
-            while let Some(announcement) = said.recv().await {
-                if !sink.announce(announcement) {
-                    return;
-                }
-            }
-        }))
-    }
-}
+use crate::store::Announcement;
+use crate::store::scripted::Scripted;
+use crate::{CachedStore, KeyGate, NewKey};
 
 /// Verifies `key` through `gate` twice; how many lookups reached the store.
-async fn lookups_for_two(gate: &KeyGate, store: &Announced, key: &str) -> usize {
+async fn lookups_for_two(gate: &KeyGate, store: &Scripted, key: &str) -> usize {
     let before = store.fetches.load(Ordering::SeqCst);
     for _ in 0..2 {
         assert!(gate.verify(key).await.is_ok());
@@ -58,12 +19,8 @@ async fn lookups_for_two(gate: &KeyGate, store: &Announced, key: &str) -> usize 
 
 #[tokio::test]
 async fn nothing_is_cached_while_the_feed_is_not_listening() {
-    let (say, said) = mpsc::unbounded_channel();
-    let store = Arc::new(Announced {
-        inner: MemoryStore::new(),
-        fetches: AtomicUsize::new(0),
-        feed: std::sync::Mutex::new(Some(said)),
-    });
+    let (store, say) = Scripted::with_feed();
+    let store = Arc::new(store);
     let gate = KeyGate::builder()
         .store(
             CachedStore::builder(store.clone())
@@ -98,11 +55,7 @@ async fn nothing_is_cached_while_the_feed_is_not_listening() {
 
 #[tokio::test]
 async fn a_store_without_a_feed_is_cached_from_the_start() {
-    let store = Arc::new(Announced {
-        inner: MemoryStore::new(),
-        fetches: AtomicUsize::new(0),
-        feed: std::sync::Mutex::new(None),
-    });
+    let store = Arc::new(Scripted::default());
     let gate = KeyGate::builder()
         .store(CachedStore::new(store.clone()))
         .build();

@@ -239,17 +239,13 @@ mod tests {
         assert!(!db.0.exists(), "a pool connection created the file again");
     }
 
-    /// A cache may hold records read before its feed's first look. If that look fails because
-    /// the file was removed, the feed must still tell the cache to drop them: nothing else
-    /// would, until their time-to-live.
-    #[tokio::test]
-    async fn a_feed_that_never_listened_still_drops_the_cache_when_the_file_is_gone() {
-        use crate::store::{Announcement, FeedSink, KeyStore};
+    /// Starts `store`'s change feed; what it announces arrives on the receiver.
+    fn follow(
+        store: &SqlStore,
+    ) -> tokio::sync::mpsc::UnboundedReceiver<crate::store::Announcement> {
+        use crate::store::{FeedSink, KeyStore};
 
-        let db = Temp::new("feed-never-listened");
-        let store = SqlStore::connect(&db.url()).await.unwrap();
-        db.remove();
-        let (heard, mut hearing) = tokio::sync::mpsc::unbounded_channel();
+        let (heard, hearing) = tokio::sync::mpsc::unbounded_channel();
         let sink = FeedSink::new(move |announcement| match announcement {
             Some(announcement) => heard.send(announcement).is_ok(),
             None => !heard.is_closed(),
@@ -258,6 +254,20 @@ mod tests {
             .changes()
             .expect("a SQLite store has a feed")
             .spawn(sink);
+        hearing
+    }
+
+    /// A cache may hold records read before its feed's first look. If that look fails because
+    /// the file was removed, the feed must still tell the cache to drop them: nothing else
+    /// would, until their time-to-live.
+    #[tokio::test]
+    async fn a_feed_that_never_listened_still_drops_the_cache_when_the_file_is_gone() {
+        use crate::store::Announcement;
+
+        let db = Temp::new("feed-never-listened");
+        let store = SqlStore::connect(&db.url()).await.unwrap();
+        db.remove();
+        let mut hearing = follow(&store);
         let first = tokio::time::timeout(std::time::Duration::from_secs(5), hearing.recv())
             .await
             .expect("the feed said nothing while the file was gone");
@@ -273,7 +283,7 @@ mod tests {
     /// skipping every change until the sequence catches up.
     #[tokio::test]
     async fn a_rewound_change_log_drops_the_cache() {
-        use crate::store::{Announcement, FeedSink, KeyStore};
+        use crate::store::Announcement;
         use crate::{KeyGate, NewKey};
 
         let db = Temp::new("feed-rewound");
@@ -284,15 +294,7 @@ mod tests {
             let created = gate.create_key(NewKey::new(format!("k{n}"))).await.unwrap();
             ids.push(created.record.key_id);
         }
-        let (heard, mut hearing) = tokio::sync::mpsc::unbounded_channel();
-        let sink = FeedSink::new(move |announcement| match announcement {
-            Some(announcement) => heard.send(announcement).is_ok(),
-            None => !heard.is_closed(),
-        });
-        store
-            .changes()
-            .expect("a SQLite store has a feed")
-            .spawn(sink);
+        let mut hearing = follow(&store);
         async fn next(
             hearing: &mut tokio::sync::mpsc::UnboundedReceiver<Announcement>,
         ) -> Option<Announcement> {

@@ -13,6 +13,8 @@ mod change;
 mod dyn_store;
 mod feed;
 mod memory;
+#[cfg(test)]
+pub(crate) mod scripted;
 
 pub use change::{ChangeOutcome, KeyChange};
 pub(crate) use dyn_store::{BoxFuture, DynStore};

@@ -72,24 +72,14 @@ async fn the_catalogue_shows_every_change() {
         StatusCode::CREATED
     );
     assert_eq!(names().await, ["apple", "banana", "pear"]);
-    let deleted = svc
-        .client
-        .delete(svc.url("/items/1"))
-        .header("x-api-key", &admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let delete_apple = || async {
+        let request = svc.client.delete(svc.url("/items/1"));
+        request.header("x-api-key", &admin).send().await.unwrap()
+    };
+    assert_eq!(delete_apple().await.status(), StatusCode::NO_CONTENT);
     assert_eq!(names().await, ["banana", "pear"]);
     // A delete that removes nothing leaves the catalogue as it was.
-    let missing = svc
-        .client
-        .delete(svc.url("/items/1"))
-        .header("x-api-key", &admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(delete_apple().await.status(), StatusCode::NOT_FOUND);
     assert_eq!(names().await, ["banana", "pear"]);
 }
 
