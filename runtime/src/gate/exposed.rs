@@ -5,6 +5,7 @@ use axum::extract::MatchedPath;
 use axum::http::request::Parts;
 
 use super::KeyGate;
+use super::verify::Sessions;
 use crate::reject::RejectionKind;
 
 impl KeyGate {
@@ -40,7 +41,10 @@ impl KeyGate {
         }
         // Authenticated only: whether the key is over its rate limit, or the limiter is
         // unreachable, has no bearing on its exposure, and a refused request spends no budget.
-        let Ok((key, ..)) = self.authenticate(presented.trim()).await else {
+        let Ok((key, ..)) = self
+            .authenticate(presented.trim(), Sessions::Admitted)
+            .await
+        else {
             return;
         };
         match self.revoke_key(key.key_id()).await {

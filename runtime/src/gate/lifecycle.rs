@@ -9,9 +9,9 @@ use crate::declared::grant_is_declared;
 use crate::key_format;
 use crate::limit::RateLimit;
 use crate::record::{
-    CreatedKey, KeyFilter, KeyRecord, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_LEN,
-    MAX_METADATA_VALUE_LEN, MAX_NAME_LEN, MAX_OWNER_LEN, MAX_SCOPES, NewKey, PlaintextKey,
-    RevocationReason,
+    CONSOLE_SESSION_OF, CreatedKey, KeyFilter, KeyRecord, MAX_METADATA_ENTRIES,
+    MAX_METADATA_KEY_LEN, MAX_METADATA_VALUE_LEN, MAX_NAME_LEN, MAX_OWNER_LEN, MAX_SCOPES, NewKey,
+    PlaintextKey, RevocationReason,
 };
 use crate::scope::grant_problem;
 use crate::store::{ChangeOutcome, KeyChange};
@@ -55,8 +55,28 @@ impl KeyGate {
     ///
     /// Free text is bounded: see the limits in [`record`](crate::record) (name and owner length,
     /// metadata size, scopes per key); control characters are refused everywhere, so a name can
-    /// never repaint a terminal or forge a log line.
+    /// never repaint a terminal or forge a log line. The metadata entry `console_session_of` is
+    /// reserved for the web console's sessions and refused here.
     pub async fn create_key(&self, new: NewKey) -> Result<CreatedKey, KeyError> {
+        if new.metadata.contains_key(CONSOLE_SESSION_OF) {
+            // A key carrying it would pass for a session the console never opened.
+            return Err(KeyError::InvalidText {
+                field: "metadata",
+                reason: format!("`{CONSOLE_SESSION_OF}` is reserved for web console sessions"),
+            });
+        }
+        self.create_unreserved(new).await
+    }
+
+    /// A web console session key: [`create_key`](Self::create_key) with the reserved metadata
+    /// entry `new` carries.
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) async fn create_console_session(&self, new: NewKey) -> Result<CreatedKey, KeyError> {
+        self.create_unreserved(new).await
+    }
+
+    /// [`create_key`](Self::create_key), reserved metadata allowed.
+    async fn create_unreserved(&self, new: NewKey) -> Result<CreatedKey, KeyError> {
         if new.name.trim().is_empty() {
             return Err(KeyError::EmptyName);
         }

@@ -17,6 +17,13 @@ use crate::reject::{Rejection, RejectionKind};
 use crate::scope::Requirement;
 use crate::usage::UsageKind;
 
+/// Whether a check admits web console session keys: only the console's own.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sessions {
+    Refused,
+    Admitted,
+}
+
 /// A failed check, with the key id when the key was well-formed (the id is public; it goes into
 /// the decision's log event), for a revoked key the kind of its revocation reason, and whether
 /// the id exists but the secret was wrong (counted in the key's usage history).
@@ -79,8 +86,28 @@ impl KeyGate {
         key: &str,
         requirement: Requirement<'_>,
     ) -> Result<ApiKey, Rejection> {
+        self.verify_text(key, requirement, Sessions::Refused).await
+    }
+
+    /// [`verify_for`](Self::verify_for) for the web console, the one place where a console
+    /// session key is admitted.
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) async fn verify_console_session(
+        &self,
+        key: &str,
+        requirement: Requirement<'_>,
+    ) -> Result<ApiKey, Rejection> {
+        self.verify_text(key, requirement, Sessions::Admitted).await
+    }
+
+    async fn verify_text(
+        &self,
+        key: &str,
+        requirement: Requirement<'_>,
+        sessions: Sessions,
+    ) -> Result<ApiKey, Rejection> {
         let timer = metrics::Timer::start();
-        let result = self.check(key.trim(), requirement).await;
+        let result = self.check(key.trim(), requirement, sessions).await;
         timer.verified();
         metrics::decision(result.as_ref().map(drop).map_err(|failure| &failure.kind));
         result
@@ -94,8 +121,9 @@ impl KeyGate {
         &self,
         presented: &'k str,
         requirement: Requirement<'_>,
+        sessions: Sessions,
     ) -> Result<(ApiKey, Option<RateLimitStatus>), Failure<'k>> {
-        match self.check_uncounted(presented, requirement).await {
+        match self.check_uncounted(presented, requirement, sessions).await {
             Ok((key, status, now)) => {
                 self.inner
                     .usage
@@ -116,8 +144,9 @@ impl KeyGate {
         &self,
         presented: &'k str,
         requirement: Requirement<'_>,
+        sessions: Sessions,
     ) -> Result<(ApiKey, Option<RateLimitStatus>, SystemTime), Failure<'k>> {
-        let (key, wall, id) = self.authenticate(presented).await?;
+        let (key, wall, id) = self.authenticate(presented, sessions).await?;
         let id = Some(id);
         self.authorize(&key, requirement)
             .map_err(|kind| Failure::new(kind, id))?;
@@ -136,6 +165,7 @@ impl KeyGate {
     pub(super) async fn authenticate<'k>(
         &self,
         presented: &'k str,
+        sessions: Sessions,
     ) -> Result<(ApiKey, SystemTime, &'k str), Failure<'k>> {
         if presented.is_empty() {
             return Err(Failure::new(RejectionKind::Missing, None));
@@ -183,6 +213,11 @@ impl KeyGate {
                 );
                 return Err(Failure::new(RejectionKind::StoreUnavailable, id));
             }
+        }
+        if sessions == Sessions::Refused && record.is_console_session() {
+            // Its text sits in a browser's cookie, and the key that signed in (whose revocation
+            // ends the session) is checked only by the console: anywhere else it is no key.
+            return Err(Failure::new(RejectionKind::Invalid, id));
         }
         // One clock read for the state check, the rate limit and the last-used time.
         let wall = SystemTime::now();
@@ -282,7 +317,7 @@ impl KeyGate {
                 }
                 None => {
                     let timer = metrics::Timer::start();
-                    let result = self.check(presented, requirement).await;
+                    let result = self.check(presented, requirement, Sessions::Refused).await;
                     timer.verified();
                     result
                 }

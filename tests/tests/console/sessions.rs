@@ -258,3 +258,60 @@ async fn a_session_over_its_rate_limit_waits_rather_than_ends() {
         KeyState::Active
     );
 }
+
+/// A session key is the console's alone. Its text sits in the browser, and the key that signed
+/// in is checked only by the console: as an API key it would outlive that key's revocation, and
+/// signing in with it would open a session that outlives it too.
+#[tokio::test]
+async fn a_session_key_works_only_in_the_console() {
+    let mut console = Console::new();
+    let pasted = console.signed_in().await;
+    let session = console.session_cookie();
+    let admin = keygate::scope::Requirement::all(&["admin"]);
+    assert!(console.gate.verify_for(&pasted, admin).await.is_ok());
+    let refused = console.gate.verify_for(&session, admin).await.unwrap_err();
+    assert_eq!(refused.code(), "invalid_api_key");
+
+    let mut elsewhere = Console::on(console.gate.clone(), ConsoleRoutes::new("admin"));
+    let reply = elsewhere.sign_in(&session).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+    assert!(!elsewhere.cookies.contains_key(COOKIE));
+
+    // In the console it is the session it was.
+    assert_eq!(console.get("").await.status, StatusCode::OK);
+    // And once the key that signed in is revoked, it is nothing anywhere.
+    console.gate.revoke_key(&key_id(&pasted)).await.unwrap();
+    assert_eq!(console.get("").await.status, StatusCode::UNAUTHORIZED);
+    assert!(console.gate.verify_for(&session, admin).await.is_err());
+}
+
+#[tokio::test]
+async fn taking_a_scope_from_the_key_that_signed_in_ends_its_sessions() {
+    let mut console = Console::new();
+    let pasted = console.signed_in().await;
+    console
+        .gate
+        .set_key_scopes(&key_id(&pasted), ["admin"])
+        .await
+        .unwrap();
+    let reply = console.get("").await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        reply.body.contains("no longer holds every scope"),
+        "{}",
+        reply.body
+    );
+}
+
+/// Only the console mints sessions: a key cannot be made to pass for one.
+#[tokio::test]
+async fn no_key_can_be_made_to_pass_for_a_session() {
+    let console = Console::new();
+    let parent = console.key("alice-admin", &["admin"]).await;
+    let forged = keygate::NewKey::new("console session")
+        .owner("ops")
+        .scopes(["admin"])
+        .metadata("console_session_of", key_id(&parent));
+    let refused = console.gate.create_key(forged).await.unwrap_err();
+    assert!(refused.to_string().contains("reserved"), "{refused}");
+}

@@ -17,12 +17,13 @@
 //! # Signing in
 //!
 //! A person pastes a key holding the console's scope. The console never keeps that key: it mints
-//! a *console session*, an ordinary keygate key named `console session`, held by the same owner,
+//! a *console session*, a keygate key named `console session`, held by the same owner,
 //! with the same scopes (never wider), expiring after the session lifetime (30 minutes unless
 //! set), and carries it in an `HttpOnly; Secure; SameSite=Strict` cookie scoped to the
 //! console's path. Every request verifies that key through the gate, so revoking it, its expiry,
-//! or revoking the key that signed in ends the session at once. Sessions are listed with the
-//! other keys; signing out revokes the session key.
+//! revoking the key that signed in, or taking from it a scope the session copied ends the
+//! session at once. Sessions are listed with the other keys; signing out revokes the session
+//! key. A session key works nowhere but in the console: the gate refuses it as an API key.
 //!
 //! # Forms
 //!

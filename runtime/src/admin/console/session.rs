@@ -21,7 +21,7 @@ use crate::scope::Requirement;
 use crate::{ApiKey, KeyGate};
 
 /// The metadata entry naming, on a session key, the key that signed in.
-pub(crate) const SESSION_OF: &str = "console_session_of";
+pub(crate) const SESSION_OF: &str = crate::record::CONSOLE_SESSION_OF;
 /// The name of every session key.
 pub(crate) const SESSION_NAME: &str = "console session";
 
@@ -130,7 +130,10 @@ where
             super::sign_in::sign_in_page(&config, &base, StatusCode::UNAUTHORIZED, why, headers)
         };
         let scopes = [config.scope.as_str()];
-        let session = match gate.verify_for(presented, Requirement::all(&scopes)).await {
+        let session = match gate
+            .verify_console_session(presented, Requirement::all(&scopes))
+            .await
+        {
             Ok(session) => session,
             // Not the session's end: the person may go on once the gate can answer again.
             Err(rejection)
@@ -167,10 +170,25 @@ where
                 "The cookie does not hold a console session. Sign in.",
             ));
         }
-        // Revoking (or the expiry of) the key that signed in ends its sessions too.
+        // Revoking (or the expiry of) the key that signed in ends its sessions too, and so
+        // does taking from it a scope the session copied.
         match gate.get_key(parent).await {
-            Ok(record) if record.state_at(OffsetDateTime::now_utc()) == KeyState::Active => {}
-            Ok(_) | Err(crate::KeyError::NotFound(_)) => {
+            Ok(record) if record.state_at(OffsetDateTime::now_utc()) != KeyState::Active => {
+                return Err(ended(
+                    "The key you signed in with is no longer active, so its session has ended.",
+                ));
+            }
+            Ok(record)
+                if crate::admin::grant_beyond(&gate, &record.scopes, session.scopes())
+                    .is_some() =>
+            {
+                return Err(ended(
+                    "The key you signed in with no longer holds every scope of this session, so \
+                     the session has ended.",
+                ));
+            }
+            Ok(_) => {}
+            Err(crate::KeyError::NotFound(_)) => {
                 return Err(ended(
                     "The key you signed in with is no longer active, so its session has ended.",
                 ));

@@ -136,7 +136,10 @@ pub(crate) async fn sign_in(
             return again(StatusCode::UNAUTHORIZED, &message);
         }
     };
-    let created = match gate.create_key(session_for(&gate, &config, &key)).await {
+    let created = match gate
+        .create_console_session(session_for(&gate, &config, &key))
+        .await
+    {
         Ok(created) => created,
         Err(error) => return super::html::key_error(&base, &error),
     };
