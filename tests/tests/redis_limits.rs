@@ -223,3 +223,63 @@ async fn service_recovers_by_itself_when_redis_returns() {
         recovered.elapsed()
     );
 }
+
+/// A forwarder to `target` that holds every answer back for `delay`: a Redis that is slow, not
+/// gone (another region, a loaded server).
+async fn slow_forwarder(target: String, delay: Duration) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                continue;
+            };
+            let (mut from_client, mut to_client) = client.into_split();
+            let (mut from_server, mut to_server) = server.into_split();
+            tokio::spawn(async move { tokio::io::copy(&mut from_client, &mut to_server).await });
+            tokio::spawn(async move {
+                let mut buffer = vec![0; 16 * 1024];
+                while let Ok(read @ 1..) = from_server.read(&mut buffer).await {
+                    tokio::time::sleep(delay).await;
+                    if to_client.write_all(&buffer[..read]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A longer timeout is honoured: a Redis answering in 200 ms is checked, not counted as gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(keygate_redis), ignore = "needs Redis: set KEYGATE_TEST_REDIS_URL")]
+async fn a_slow_redis_within_the_timeout_is_used() {
+    let url = redis_url("a_slow_redis_within_the_timeout_is_used");
+    let port = slow_forwarder(host_port(&url), Duration::from_millis(200)).await;
+    let limiter = RedisLimiter::connect(&format!("redis://127.0.0.1:{port}"))
+        .await
+        .unwrap()
+        .fail_mode(FailMode::Closed)
+        .timeout(Duration::from_secs(2));
+    let store = Probe::new(MemoryStore::new());
+    let gate = gate(&store, limiter);
+    let created = gate
+        .create_key(NewKey::new("k").rate_limit(limit("1/min")))
+        .await
+        .unwrap();
+    let key = created.key.expose();
+    let started = Instant::now();
+    let first = gate.verify(key).await;
+    assert!(
+        first.is_ok(),
+        "checked, and admitted: {:?}",
+        first.err().map(|r| r.code())
+    );
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    // The second is refused by the count Redis keeps, not for want of an answer.
+    let refused = gate.verify(key).await.unwrap_err();
+    assert_eq!(refused.code(), "rate_limited");
+}

@@ -63,6 +63,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_millis(100);
 /// ```
 #[derive(Clone)]
 pub struct RedisLimiter {
+    client: redis::Client,
     connection: ConnectionManager,
     script: Arc<redis::Script>,
     fail_mode: FailMode,
@@ -80,6 +81,18 @@ impl fmt::Debug for RedisLimiter {
     }
 }
 
+/// A connection manager whose connecting and each command are bounded by `timeout`, connecting
+/// on first use.
+fn manager(client: &redis::Client, timeout: Duration) -> redis::RedisResult<ConnectionManager> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(1)
+        .set_min_delay(Duration::from_millis(10))
+        .set_max_delay(Duration::from_millis(100));
+    ConnectionManager::new_lazy_with_config(client.clone(), config)
+}
+
 /// The Redis URL cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid Redis URL: {0}")]
@@ -93,15 +106,10 @@ impl RedisLimiter {
         // The error's kind, never its text: that may quote the URL, password included.
         let client =
             redis::Client::open(url).map_err(|e| RedisLimiterError(format!("{:?}", e.kind())))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(DEFAULT_TIMEOUT))
-            .set_response_timeout(Some(DEFAULT_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(10))
-            .set_max_delay(Duration::from_millis(100));
-        let connection = ConnectionManager::new_lazy_with_config(client, config)
+        let connection = manager(&client, DEFAULT_TIMEOUT)
             .map_err(|e| RedisLimiterError(format!("{:?}", e.kind())))?;
         Ok(RedisLimiter {
+            client,
             connection,
             script: Arc::new(redis::Script::new(SCRIPT)),
             fail_mode: FailMode::Open,
@@ -119,6 +127,11 @@ impl RedisLimiter {
     /// The longest one check may take before Redis counts as unavailable. Default 100 ms.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        // The connection's own timeouts follow: left at the default, they cut every command at
+        // 100 ms whatever this allowed. The manager connects lazily, so nothing is dropped.
+        if let Ok(connection) = manager(&self.client, timeout) {
+            self.connection = connection;
+        }
         self
     }
 
