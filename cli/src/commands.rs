@@ -1,7 +1,7 @@
 //! One function per subcommand. Each checks its own arguments before the database is opened, so
 //! a mistake on the command line writes nothing.
 
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use keygate::NewKey;
@@ -160,15 +160,37 @@ async fn rotate(database: &Database, args: RotateArgs) -> Result<ExitCode, Failu
         .transpose()?
         .unwrap_or_default();
     let gate = database.gate(KeyText::Handled).await?;
-    let created = gate.rotate_key(&args.key_id, grace).await?;
-    let old = gate.get_key(&args.key_id).await?;
-    let mut out = std::io::stdout().lock();
-    output::created(
-        &mut out,
-        &KeyView::from(&created.record),
-        created.key.expose(),
-    )?;
-    output::rotated_out(&mut out, &old.key_id, KeyView::from(&old).expires_at)?;
+    rotate_with(
+        &gate,
+        &args.key_id,
+        grace,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
+    .await
+}
+
+/// Rotates `key_id` and says so: the new key first, since once the rotation is written its text
+/// exists nowhere else, then when the old key stops working, read back. A failed read-back
+/// costs only that line (on `err`): the rotation is done and its key shown.
+async fn rotate_with(
+    gate: &keygate::KeyGate,
+    key_id: &str,
+    grace: std::time::Duration,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> Result<ExitCode, Failure> {
+    let created = gate.rotate_key(key_id, grace).await?;
+    output::created(out, &KeyView::from(&created.record), created.key.expose())?;
+    out.flush()?;
+    match gate.get_key(key_id).await {
+        Ok(old) => output::rotated_out(out, &old.key_id, KeyView::from(&old).expires_at)?,
+        Err(error) => writeln!(
+            err,
+            "keygate: rotated, and the new key is shown above; when the old key stops working \
+             could not be read back: {error}"
+        )?,
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -228,5 +250,87 @@ async fn verify(database: &Database) -> Result<ExitCode, Failure> {
             output::invalid(&mut out, rejection.kind().code())?;
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use keygate::record::{KeyFilter, KeyRecord};
+    use keygate::store::{ChangeOutcome, KeyChange, KeyStore, StoreError};
+    use keygate::{KeyGate, MemoryStore, NewKey};
+    use time::OffsetDateTime;
+
+    /// A store whose reads fail once a rotation is written: a database that takes the write and
+    /// then times out.
+    #[derive(Default)]
+    struct ReadsFailAfterRotation {
+        inner: MemoryStore,
+        failing: AtomicBool,
+    }
+
+    impl KeyStore for ReadsFailAfterRotation {
+        async fn fetch(&self, key_id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(StoreError::unavailable("the read timed out"));
+            }
+            self.inner.fetch(key_id).await
+        }
+        async fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+            self.inner.insert(record).await
+        }
+        async fn list(&self, filter: &KeyFilter) -> Result<Vec<KeyRecord>, StoreError> {
+            self.inner.list(filter).await
+        }
+        async fn update(
+            &self,
+            key_id: &str,
+            change: KeyChange,
+        ) -> Result<ChangeOutcome, StoreError> {
+            let rotation = matches!(change, KeyChange::Rotate { .. });
+            let outcome = self.inner.update(key_id, change).await?;
+            self.failing.store(rotation, Ordering::SeqCst);
+            Ok(outcome)
+        }
+        async fn record_last_used(
+            &self,
+            uses: &[(String, OffsetDateTime)],
+        ) -> Result<(), StoreError> {
+            self.inner.record_last_used(uses).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_rotation_whose_read_back_fails_still_shows_the_new_key() {
+        let store = Arc::new(ReadsFailAfterRotation::default());
+        let gate = KeyGate::builder()
+            .prefix("demo")
+            .store(store.clone())
+            .build();
+        let old = gate.create_key(NewKey::new("ci")).await.unwrap();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = super::rotate_with(
+            &gate,
+            &old.record.key_id,
+            Duration::from_secs(60),
+            &mut out,
+            &mut err,
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the rotation was written"));
+        assert_eq!(code, std::process::ExitCode::SUCCESS);
+        let out = String::from_utf8(out).unwrap();
+        let err = String::from_utf8(err).unwrap();
+        assert!(err.contains("could not be read back"), "{err}");
+        // The key printed is the one the store now holds.
+        store.failing.store(false, Ordering::SeqCst);
+        let shown = out
+            .split_whitespace()
+            .find(|word| word.starts_with("demo_"))
+            .unwrap_or_else(|| panic!("no key in {out:?}"));
+        assert!(gate.verify(shown).await.is_ok());
     }
 }
