@@ -29,6 +29,8 @@ mod buffers;
 mod recorder;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod writer_tests;
 
 pub(crate) use recorder::Usage;
 

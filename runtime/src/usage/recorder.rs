@@ -53,6 +53,10 @@ struct Recorder {
     retention: Duration,
     /// When old hours were last pruned.
     pruned_at: Mutex<Option<Instant>>,
+    /// Held for a whole write: a `flush_usage` that started while the periodic writer was
+    /// writing waits for it, so it returns only once what was counted before it is stored (or
+    /// put back after a failure, and written by this call).
+    writing: tokio::sync::Mutex<()>,
 }
 
 impl Usage {
@@ -73,6 +77,7 @@ impl Usage {
                 enabled,
                 retention,
                 pruned_at: Mutex::new(None),
+                writing: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -281,7 +286,14 @@ impl Recorder {
     /// the next attempt, merged with what arrived meanwhile. Counts go first: they add up, so
     /// they are written once and only once; last-used times can be written again harmlessly.
     async fn write_pending(&self) -> Result<(), StoreError> {
-        let (counts, uses) = self.take();
+        let _writing = self.writing.lock().await;
+        let (mut counts, mut uses) = self.take();
+        // In key order: two instances adding to the same rows in one transaction each would
+        // otherwise lock them in opposite orders now and then, and deadlock until the database
+        // aborts one.
+        counts
+            .sort_unstable_by(|(a, row_a), (b, row_b)| a.cmp(b).then(row_a.hour.cmp(&row_b.hour)));
+        uses.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
         let _timer = crate::metrics::usage_flush(uses.len().max(counts.len()));
         if !counts.is_empty()
             && let Err(error) = self.store.record_usage(&counts).await
