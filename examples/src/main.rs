@@ -45,7 +45,19 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         (None, None) => None,
         _ => return Err("set both KEYGATE_TLS_CERT and KEYGATE_TLS_KEY, or neither".into()),
     };
-    if tls.is_none() && !addr.ip().is_loopback() && env("KEYGATE_ALLOW_PLAIN_HTTP").is_none() {
+    // `0` must not read as yes: only a clear yes lets keys cross the network in the clear.
+    let allow_plain_http = match env("KEYGATE_ALLOW_PLAIN_HTTP").as_deref() {
+        None | Some("0" | "false" | "no") => false,
+        Some("1" | "true" | "yes") => true,
+        Some(other) => {
+            return Err(format!(
+                "KEYGATE_ALLOW_PLAIN_HTTP: `{}` is neither 1 nor 0",
+                other.escape_default()
+            )
+            .into());
+        }
+    };
+    if tls.is_none() && !addr.ip().is_loopback() && !allow_plain_http {
         // Keys sent to this address would cross the network in the clear.
         return Err(format!(
             "refusing to serve plain HTTP on {addr}: set KEYGATE_TLS_CERT and KEYGATE_TLS_KEY \
@@ -180,13 +192,15 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!();
     println!("Then:");
-    // With a certificate of your own making, curl needs it as its trust root.
-    let curl = if tls.is_some() {
-        "curl -s --cacert \"$KEYGATE_TLS_CERT\""
-    } else {
-        "curl -s"
+    // With a certificate of your own making, curl needs it as its trust root: named by its
+    // path, since the variable may have been set for this command only.
+    let curl = match env("KEYGATE_TLS_CERT") {
+        Some(cert) if tls.is_some() => {
+            format!("curl -s --cacert '{}'", cert.replace('\'', r"'\''"))
+        }
+        _ => "curl -s".to_owned(),
     };
-    let base = format!("{scheme}://{addr}");
+    let base = format!("{scheme}://{}", reachable(addr, tls.is_some()));
     println!("{curl} {base}/items -H \"X-API-Key: $KEYGATE_READ_KEY\"");
     println!(
         "{curl} {base}/items -H \"Authorization: Bearer $KEYGATE_WRITE_KEY\" -H 'Content-Type: application/json' -d '{{\"name\": \"pear\"}}'"
@@ -282,6 +296,24 @@ async fn listen_addr() -> Result<SocketAddr, String> {
         .or(addrs.first())
         .copied()
         .ok_or_else(|| refused("the name resolves to no address".to_owned()))
+}
+
+/// Where a client on this machine reaches `addr`: itself, unless it is the unspecified address
+/// (`0.0.0.0`, `::`), which no client can connect to. Then loopback, as `localhost` over TLS,
+/// the name a certificate for local use carries.
+fn reachable(addr: SocketAddr, tls: bool) -> String {
+    if !addr.ip().is_unspecified() {
+        return addr.to_string();
+    }
+    if tls {
+        return format!("localhost:{}", addr.port());
+    }
+    let loopback: std::net::IpAddr = if addr.is_ipv4() {
+        std::net::Ipv4Addr::LOCALHOST.into()
+    } else {
+        std::net::Ipv6Addr::LOCALHOST.into()
+    };
+    SocketAddr::new(loopback, addr.port()).to_string()
 }
 
 /// A variable's value, if set and not empty.

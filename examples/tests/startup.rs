@@ -69,16 +69,17 @@ impl Drop for Running {
 /// listens on, and the lines it printed up to the last demo key.
 fn start(dir: &TempDir, vars: &[(&str, &str)]) -> (Running, String, Vec<String>) {
     let mut command = example(dir, vars);
-    command
-        .env("KEYGATE_ADDR", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    if !vars.iter().any(|(name, _)| *name == "KEYGATE_ADDR") {
+        command.env("KEYGATE_ADDR", "127.0.0.1:0");
+    }
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut running = Running(command.spawn().unwrap());
     let mut stdout = BufReader::new(running.0.stdout.take().unwrap()).lines();
     let mut lines = Vec::new();
     for line in stdout.by_ref() {
         let line = line.unwrap();
-        let done = line.starts_with("export KEYGATE_METRICS_KEY=");
+        // The first curl line follows the demo keys.
+        let done = line.starts_with("curl ");
         lines.push(line);
         if done {
             break;
@@ -202,4 +203,44 @@ fn the_log_has_no_colour_codes_when_it_is_not_a_terminal() {
         "no rejection logged: {log}"
     );
     assert!(!log.contains('\x1b'), "colour codes in the log: {log:?}");
+}
+
+#[test]
+fn plain_http_on_a_public_address_needs_a_clear_yes() {
+    for no in ["0", "false", "no"] {
+        let stderr = start_up_failure(&[
+            ("KEYGATE_ADDR", "0.0.0.0:0"),
+            ("KEYGATE_ALLOW_PLAIN_HTTP", no),
+        ]);
+        assert!(
+            stderr.contains("refusing to serve plain HTTP on 0.0.0.0"),
+            "{no}: {stderr}"
+        );
+    }
+    let stderr = start_up_failure(&[
+        ("KEYGATE_ADDR", "0.0.0.0:0"),
+        ("KEYGATE_ALLOW_PLAIN_HTTP", "maybe"),
+    ]);
+    assert!(
+        stderr.contains("KEYGATE_ALLOW_PLAIN_HTTP: `maybe` is neither 1 nor 0"),
+        "{stderr}"
+    );
+}
+
+/// On every address (`0.0.0.0`) the printed curl lines name one a client can reach.
+#[test]
+fn the_curl_lines_name_an_address_a_client_can_reach() {
+    let dir = TempDir::new("unspecified");
+    let url = format!("sqlite://{}/keys.db", dir.0.display());
+    let (_running, _, lines) = start(
+        &dir,
+        &[
+            ("KEYGATE_DATABASE_URL", &url),
+            ("KEYGATE_ADDR", "0.0.0.0:0"),
+            ("KEYGATE_ALLOW_PLAIN_HTTP", "1"),
+        ],
+    );
+    let curl = lines.last().unwrap();
+    assert!(curl.starts_with("curl -s http://127.0.0.1:"), "{curl}");
+    assert!(lines[0].contains("0.0.0.0:"), "{lines:?}");
 }
