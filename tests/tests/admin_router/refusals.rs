@@ -245,3 +245,102 @@ async fn bad_input_is_named_by_its_code_and_writes_nothing() {
         1
     );
 }
+
+/// A limited, expiring key minting or changing keys: none may call faster than it or outlive
+/// it, its own limit included.
+#[tokio::test]
+async fn a_key_never_gives_a_looser_limit_or_a_longer_life_than_its_own() {
+    let started = Service::start().await;
+    let service = &started;
+    let caller = service
+        .gate
+        .create_key(
+            NewKey::new("temp-admin")
+                .scopes(["keys:admin", "reports:read"])
+                .rate_limit("10/min".parse().unwrap())
+                .expires_in(std::time::Duration::from_secs(3600)),
+        )
+        .await
+        .unwrap();
+    let (caller_id, caller_key) = (&caller.record.key_id, caller.key.expose());
+    let send = |method, path: String, body: Value| {
+        let body = body.to_string();
+        async move {
+            let response = service
+                .send(method, &path, Some(caller_key), Some(&body))
+                .await;
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let keys = || async { service.gate.list_keys(&KeyFilter::default()).await.unwrap() };
+    let before = keys().await.len();
+
+    for (body, code) in [
+        (json!({"name": "free"}), "rate_limit_not_held"),
+        (
+            json!({"name": "fast", "rate_limit": "20/min"}),
+            "rate_limit_not_held",
+        ),
+        (
+            json!({"name": "bursty", "rate_limit": "10/min burst 30"}),
+            "rate_limit_not_held",
+        ),
+        (
+            json!({"name": "long", "rate_limit": "5/min", "expires_in": "2h"}),
+            "lifetime_not_held",
+        ),
+    ] {
+        let (status, problem) = send(Method::POST, "/manage/keys".into(), body.clone()).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (403, Some(code)),
+            "{body}"
+        );
+    }
+    let own = format!("/manage/keys/{caller_id}/rate_limit");
+    let (status, problem) = send(Method::PUT, own.clone(), json!({"rate_limit": null})).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (403, Some("rate_limit_not_held"))
+    );
+    let never_expires = service
+        .gate
+        .create_key(NewKey::new("old").rate_limit("1/min".parse().unwrap()))
+        .await
+        .unwrap();
+    let rotate = format!("/manage/keys/{}/rotate", never_expires.record.key_id);
+    let (status, problem) = send(Method::POST, rotate, json!({})).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (403, Some("lifetime_not_held"))
+    );
+    assert_eq!(
+        keys().await.len(),
+        before + 1,
+        "only `old`, made here: nothing written"
+    );
+    assert!(keys().await.iter().all(|key| key.rotated_to.is_none()));
+
+    // Within its own bounds it may: a tighter limit, and without `expires_in` the key ends with
+    // the caller.
+    let (status, created) = send(
+        Method::POST,
+        "/manage/keys".into(),
+        json!({"name": "narrow", "rate_limit": "5/min"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let made = service
+        .gate
+        .get_key(created["record"]["key_id"].as_str().unwrap())
+        .await
+        .unwrap();
+    let ends = made.expires_at.expect("it expires");
+    assert!(
+        ends <= caller.record.expires_at.unwrap(),
+        "{ends} outlives the caller"
+    );
+    let (status, _) = send(Method::PUT, own, json!({"rate_limit": "1/min"})).await;
+    assert_eq!(status, 200, "tightening its own limit is fine");
+}

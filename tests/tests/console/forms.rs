@@ -184,6 +184,61 @@ async fn a_session_grants_only_what_the_key_that_signed_in_holds() {
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
 }
 
+/// Nor, signed in with a limited, expiring key, a key calling faster or living longer than it.
+#[tokio::test]
+async fn a_session_gives_no_looser_limit_or_longer_life_than_the_key_that_signed_in() {
+    let mut console = Console::new();
+    let parent = console
+        .gate
+        .create_key(
+            keygate::NewKey::new("temp-admin")
+                .owner("ops")
+                .scopes(["admin"])
+                .rate_limit("10/min".parse().unwrap())
+                .expires_in(std::time::Duration::from_secs(3600)),
+        )
+        .await
+        .unwrap();
+    let reply = console.sign_in(parent.key.expose()).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let csrf = console.csrf().await;
+    let before = console.all_keys().await.len();
+    for (fields, said) in [
+        (vec![], "limited to 10/min"),
+        (vec![("rate_limit", "1/s")], "limited to 10/min"),
+        (
+            vec![("rate_limit", "5/min"), ("expires_in", "2h")],
+            "cannot live",
+        ),
+    ] {
+        let mut form = vec![("csrf", csrf.as_str()), ("name", "wider")];
+        form.extend(fields);
+        let reply = console.post("/new", &form).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::FORBIDDEN,
+            "{form:?}: {}",
+            reply.body
+        );
+        assert!(reply.body.contains(said), "{}", reply.body);
+    }
+    assert_eq!(console.all_keys().await.len(), before);
+    let reply = console
+        .post(
+            "/new",
+            &[("csrf", &csrf), ("name", "ok"), ("rate_limit", "5/min")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let made = console
+        .all_keys()
+        .await
+        .into_iter()
+        .find(|key| key.name == "ok")
+        .unwrap();
+    assert!(made.expires_at.unwrap() <= parent.record.expires_at.unwrap());
+}
+
 #[tokio::test]
 async fn bad_input_is_a_4xx_page_and_writes_nothing() {
     let mut console = Console::new();

@@ -26,6 +26,49 @@ pub(super) fn may_grant(
     }
 }
 
+/// Refuses a rate limit looser than the calling key's own (its own, else the gate's default):
+/// a key held to `10/min` must neither lift its own limit nor mint or loosen a key beyond it.
+/// `requested` is the limit the key would carry (`None`: none of its own, so the default).
+pub(super) fn may_limit(
+    gate: &KeyGate,
+    caller: &ApiKey,
+    requested: Option<RateLimit>,
+) -> Result<(), AdminError> {
+    match crate::admin::limit_beyond(gate, caller.0.rate_limit, requested) {
+        Some(detail) => Err(AdminError::new(
+            StatusCode::FORBIDDEN,
+            "rate_limit_not_held",
+            detail,
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The lifetime a key minted by `caller` gets: no later an end than the caller's own.
+pub(super) fn lifetime_within(
+    gate: &KeyGate,
+    caller: &ApiKey,
+    requested: Option<Duration>,
+) -> Result<Option<Duration>, AdminError> {
+    crate::admin::lifetime_within(gate, caller.expires_at(), requested)
+        .map_err(|detail| AdminError::new(StatusCode::FORBIDDEN, "lifetime_not_held", detail))
+}
+
+/// Refuses rotating a key that never expires when the caller does.
+pub(super) fn may_rotate_lifetime(
+    caller: &ApiKey,
+    old: &crate::record::KeyRecord,
+) -> Result<(), AdminError> {
+    match crate::admin::successor_outlives(caller.expires_at(), old) {
+        Some(detail) => Err(AdminError::new(
+            StatusCode::FORBIDDEN,
+            "lifetime_not_held",
+            detail,
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Reads a duration as its schema states it: `parse_duration`'s grammar, written without
 /// surrounding spaces or leading zeros.
 pub(super) fn duration(text: Option<&str>) -> Result<Option<Duration>, AdminError> {

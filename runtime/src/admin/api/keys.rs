@@ -8,7 +8,9 @@ use axum::http::StatusCode;
 use time::OffsetDateTime;
 
 use super::Caller;
-use super::input::{duration, may_grant, rate_limit};
+use super::input::{
+    duration, lifetime_within, may_grant, may_limit, may_rotate_lifetime, rate_limit,
+};
 use super::problem::AdminError;
 use super::types::{
     CreateKeyRequest, CreatedKeyView, ListQuery, RotateRequest, SetRateLimitRequest,
@@ -24,7 +26,7 @@ use crate::record::{KeyFilter, KeyState, KeyView};
     responses(
         (status = 201, description = "The key, shown this once, and its record", body = CreatedKeyView),
         (status = 400, description = "The body is not JSON (`malformed_request`)"),
-        (status = 403, description = "The calling key lacks the admin scope (`insufficient_scope`), or a requested scope (`scope_not_held`)"),
+        (status = 403, description = "The calling key lacks the admin scope (`insufficient_scope`), or a requested scope (`scope_not_held`); or the key would be limited more loosely (`rate_limit_not_held`) or outlive it (`lifetime_not_held`)"),
         (status = 413, description = "The body is over 2 MB (`malformed_request`)"),
         (status = 415, description = "The body is not declared `application/json` (`malformed_request`)"),
         (status = 422, description = "The body is not a creation request (`malformed_request`: a missing or unknown field, a wrong type); or a field breaks its rule: `invalid_name`, `invalid_owner`, `invalid_scope`, `too_many_scopes`, `invalid_metadata`, `invalid_duration`, `invalid_rate_limit`, or `lifetime_too_long` (longer than the service's maximum key lifetime)")
@@ -46,10 +48,14 @@ pub(super) async fn create_key(
     for (key, value) in request.metadata {
         new = new.metadata(key, value);
     }
-    if let Some(lifetime) = duration(request.expires_in.as_deref())? {
+    // Nor does it mint a key that outlives it, or that may call faster than it may.
+    let lifetime = duration(request.expires_in.as_deref())?;
+    if let Some(lifetime) = lifetime_within(&caller.gate, &caller.key, lifetime)? {
         new = new.expires_in(lifetime);
     }
-    if let Some(limit) = rate_limit(request.rate_limit.as_deref())? {
+    let limit = rate_limit(request.rate_limit.as_deref())?;
+    may_limit(&caller.gate, &caller.key, limit)?;
+    if let Some(limit) = limit {
         new = new.rate_limit(limit);
     }
     let created = caller.gate.create_key(new).await?;
@@ -100,7 +106,7 @@ pub(super) async fn list_keys(
     responses(
         (status = 201, description = "The new key, shown this once", body = CreatedKeyView),
         (status = 400, description = "The body is not a rotation request (`malformed_request`: not JSON, an unknown field, a wrong type)"),
-        (status = 403, description = "The calling key lacks the admin scope (`insufficient_scope`), or a scope the key holds (`scope_not_held`)"),
+        (status = 403, description = "The calling key lacks the admin scope (`insufficient_scope`), or a scope the key holds (`scope_not_held`); or the key is limited more loosely (`rate_limit_not_held`), or never expires while the calling key does (`lifetime_not_held`)"),
         (status = 404, description = "No such key (`key_not_found`)"),
         (status = 413, description = "The body is over 2 MB (`malformed_request`)"),
         (status = 409, description = "The key is revoked (`key_revoked`), already rotated (`key_rotated`) or expired (`key_expired`), or changed meanwhile (`key_changed`)"),
@@ -131,6 +137,9 @@ pub(super) async fn rotate_key(
     // The successor holds the old key's scopes, so the caller must be able to grant them.
     let old = caller.gate.get_key(&id).await?;
     may_grant(&caller.gate, &caller.key, &old.scopes)?;
+    // Its limit too, and it must not outlive the caller where the old key would not expire.
+    may_limit(&caller.gate, &caller.key, old.rate_limit)?;
+    may_rotate_lifetime(&caller.key, &old)?;
     // The successor gets exactly the scopes checked here, or the rotation fails (409).
     let created = caller.gate.rotate_record(&old, grace).await?;
     Ok((StatusCode::CREATED, Json(CreatedKeyView::from(&created))))
@@ -163,6 +172,7 @@ pub(super) async fn revoke_key(
     responses(
         (status = 200, description = "The key's record, with its new rate limit", body = KeyView),
         (status = 400, description = "The body is not JSON, or the key id in the path is not valid text (`malformed_request`)"),
+        (status = 403, description = "The calling key lacks the admin scope (`insufficient_scope`), or the limit is looser than its own, or none while it is limited (`rate_limit_not_held`)"),
         (status = 404, description = "No such key (`key_not_found`)"),
         (status = 409, description = "The key is revoked (`key_revoked`)"),
         (status = 413, description = "The body is over 2 MB (`malformed_request`)"),
@@ -178,6 +188,7 @@ pub(super) async fn set_rate_limit(
     let Path(id) = id?;
     let Json(request) = body?;
     let limit = rate_limit(request.rate_limit.as_deref())?;
+    may_limit(&caller.gate, &caller.key, limit)?;
     let record = caller.gate.set_rate_limit(&id, limit).await?;
     Ok(Json(KeyView::from(&record)))
 }

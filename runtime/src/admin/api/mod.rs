@@ -45,8 +45,10 @@
 //! **A key never grants more than it holds.** Creating a key with a scope the calling key does
 //! not hold, or rotating a key that holds one (its successor would hold it too), is refused with
 //! `403 scope_not_held` ([`grant_beyond`](crate::admin::grant_beyond)); a wildcard held
-//! (`items:*`, `*`) covers what it names. The `keygate` command line, which holds the database,
-//! is not limited.
+//! (`items:*`, `*`) covers what it names. Nor does it give a key a looser rate limit than its
+//! own (`403 rate_limit_not_held`, its own included), or a key that outlives it
+//! (`403 lifetime_not_held`; without `expires_in` the new key expires with it). The `keygate`
+//! command line, which holds the database, is not limited.
 //!
 //! # In the OpenAPI document
 //!
@@ -101,6 +103,16 @@
 //! ### scope_not_held
 //! 403: the calling key does not hold a scope the new key (or the rotated key's successor) would
 //! hold.
+//!
+//! ### rate_limit_not_held
+//! 403: the key would be limited less tightly than the calling key (its own limit, else the
+//! gate's default): a faster rate, a larger burst, or no limit. A limited key neither lifts its
+//! own limit nor mints or loosens one beyond it.
+//!
+//! ### lifetime_not_held
+//! 403: the new key would outlive the calling key (or the rotated key's successor would never
+//! expire while the calling key does). A key minted by an expiring key without `expires_in`
+//! expires with it.
 //!
 //! ### key_not_found
 //! 404: no key has this id.

@@ -29,6 +29,16 @@ fn key_id(base: &Base, id: Result<Path<String>, PathRejection>) -> Result<String
     })
 }
 
+/// A refusal of something beyond the key that signed in.
+fn not_yours(signed_in: &SignedIn, detail: &str) -> Response {
+    problem(
+        &signed_in.base,
+        StatusCode::FORBIDDEN,
+        "Not yours to give",
+        &format!("{detail} Nothing was changed."),
+    )
+}
+
 /// Refuses grants the session does not hold itself: a key never mints beyond itself.
 fn may_grant(signed_in: &SignedIn, requested: &[String], doing: &str) -> Result<(), Response> {
     match super::super::grant_beyond(&signed_in.gate, signed_in.session.scopes(), requested) {
@@ -105,7 +115,12 @@ pub(crate) async fn create(signed_in: SignedIn, form: FormBody) -> Result<Respon
         }
     }
     let mut new = NewKey::new(name).owner(owner).scopes(scopes.clone());
-    if let Some(lifetime) = period(base, "expires in", fields.get("expires_in"))? {
+    // Bounded by the key that signed in: no key outlives it, or may call faster than it.
+    let lifetime = period(base, "expires in", fields.get("expires_in"))?;
+    let lifetime =
+        crate::admin::lifetime_within(&signed_in.gate, signed_in.parent.expires_at, lifetime)
+            .map_err(|detail| not_yours(&signed_in, &detail))?;
+    if let Some(lifetime) = lifetime {
         new = new.expires_in(lifetime);
     }
     if let Some(limit) = fields.get("rate_limit") {
@@ -120,6 +135,11 @@ pub(crate) async fn create(signed_in: SignedIn, form: FormBody) -> Result<Respon
                 )
             })?;
         new = new.rate_limit(limit);
+    }
+    if let Some(detail) =
+        crate::admin::limit_beyond(&signed_in.gate, signed_in.parent.rate_limit, new.rate_limit)
+    {
+        return Err(not_yours(&signed_in, &detail));
     }
     may_grant(&signed_in, &scopes, "grant it")?;
     let created = signed_in
@@ -203,6 +223,12 @@ pub(crate) async fn rotate(
     // The successor holds the old key's scopes, so the session must be able to grant them; the
     // gate writes the successor only if the key still holds exactly those.
     may_grant(&signed_in, &old.scopes, "rotate a key holding it")?;
+    let parent = &signed_in.parent;
+    let beyond = crate::admin::limit_beyond(&signed_in.gate, parent.rate_limit, old.rate_limit)
+        .or_else(|| crate::admin::successor_outlives(parent.expires_at, &old));
+    if let Some(detail) = beyond {
+        return Err(not_yours(&signed_in, &detail));
+    }
     let created = signed_in
         .gate
         .rotate_record(&old, grace)

@@ -30,6 +30,9 @@ pub(crate) struct SignedIn {
     pub(crate) gate: KeyGate,
     pub(crate) base: Base,
     pub(crate) session: ApiKey,
+    /// The key that signed in, as it is now: what the session may give is bounded by its rate
+    /// limit and its expiry (the session's own expiry is the console's, not a privilege).
+    pub(crate) parent: crate::record::KeyRecord,
     /// The token every form of this session carries.
     pub(crate) csrf: String,
 }
@@ -172,7 +175,7 @@ where
         }
         // Revoking (or the expiry of) the key that signed in ends its sessions too, and so
         // does taking from it a scope the session copied.
-        match gate.get_key(parent).await {
+        let parent = match gate.get_key(parent).await {
             Ok(record) if record.state_at(OffsetDateTime::now_utc()) != KeyState::Active => {
                 return Err(ended(
                     "The key you signed in with is no longer active, so its session has ended.",
@@ -187,19 +190,20 @@ where
                      the session has ended.",
                 ));
             }
-            Ok(_) => {}
+            Ok(record) => record,
             Err(crate::KeyError::NotFound(_)) => {
                 return Err(ended(
                     "The key you signed in with is no longer active, so its session has ended.",
                 ));
             }
             Err(error) => return Err(super::html::key_error(&base, &error)),
-        }
+        };
         let csrf = csrf_token(presented);
         Ok(SignedIn {
             gate,
             base,
             session,
+            parent,
             csrf,
         })
     }
