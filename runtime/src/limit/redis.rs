@@ -64,7 +64,9 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_millis(100);
 #[derive(Clone)]
 pub struct RedisLimiter {
     client: redis::Client,
-    connection: ConnectionManager,
+    /// Made at the first check, with the timeout set by then: making one needs a runtime, and
+    /// its connect and response timeouts must be the check's.
+    connection: Arc<std::sync::OnceLock<redis::RedisResult<ConnectionManager>>>,
     script: Arc<redis::Script>,
     fail_mode: FailMode,
     timeout: Duration,
@@ -106,11 +108,9 @@ impl RedisLimiter {
         // The error's kind, never its text: that may quote the URL, password included.
         let client =
             redis::Client::open(url).map_err(|e| RedisLimiterError(format!("{:?}", e.kind())))?;
-        let connection = manager(&client, DEFAULT_TIMEOUT)
-            .map_err(|e| RedisLimiterError(format!("{:?}", e.kind())))?;
         Ok(RedisLimiter {
             client,
-            connection,
+            connection: Arc::default(),
             script: Arc::new(redis::Script::new(SCRIPT)),
             fail_mode: FailMode::Open,
             timeout: DEFAULT_TIMEOUT,
@@ -127,11 +127,9 @@ impl RedisLimiter {
     /// The longest one check may take before Redis counts as unavailable. Default 100 ms.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
-        // The connection's own timeouts follow: left at the default, they cut every command at
-        // 100 ms whatever this allowed. The manager connects lazily, so nothing is dropped.
-        if let Ok(connection) = manager(&self.client, timeout) {
-            self.connection = connection;
-        }
+        // The connection's own timeouts follow (left at 100 ms, they cut every command there
+        // whatever this allowed): a connection made for the earlier timeout is not reused.
+        self.connection = Arc::default();
         self
     }
 
@@ -144,7 +142,13 @@ impl RedisLimiter {
     /// One check, bounded by the timeout.
     async fn run(&self, key_id: &str, limit: &RateLimit) -> Result<RateLimitStatus, String> {
         let quota = Quota::of(limit);
-        let mut connection = self.connection.clone();
+        let mut connection = match self
+            .connection
+            .get_or_init(|| manager(&self.client, self.timeout))
+        {
+            Ok(connection) => connection.clone(),
+            Err(error) => return Err(format!("{:?}", error.kind())),
+        };
         let mut invocation = self.script.key(format!("keygate:rl:{key_id}"));
         invocation.arg(quota.interval).arg(quota.tolerance);
         let call = invocation.invoke_async::<(i64, i64)>(&mut connection);
