@@ -193,15 +193,11 @@ impl fmt::Display for KeyState {
     }
 }
 
-/// The metadata entry that makes a key a web console session, naming the key that signed in.
-/// Reserved: [`KeyGate::create_key`](crate::KeyGate::create_key) refuses it, only the console
-/// mints such keys, and the gate admits them nowhere but in the console.
+/// Marks a web console session (naming the key that signed in); reserved for the console.
 pub(crate) const CONSOLE_SESSION_OF: &str = "console_session_of";
 
 impl KeyRecord {
-    /// Whether this key is a web console session: usable only in the console, whose cookie
-    /// holds it, and never as an API key (its text sits in a browser, and the key that signed
-    /// in is checked only there).
+    /// Whether this key is a web console session, never an API key: its text sits in a browser.
     pub(crate) fn is_console_session(&self) -> bool {
         self.metadata.contains_key(CONSOLE_SESSION_OF)
     }

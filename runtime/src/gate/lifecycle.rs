@@ -253,6 +253,7 @@ impl KeyGate {
         record.owner = old.owner.clone();
         record.scopes = old.scopes.clone();
         record.metadata = old.metadata.clone();
+        record.metadata.remove(CONSOLE_SESSION_OF); // only the console opens sessions
         record.rate_limit = old.rate_limit;
         record.expires_at = self.successor_expiry(old, now);
         record.rotated_from = Some(old.key_id.clone());

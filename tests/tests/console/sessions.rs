@@ -315,3 +315,32 @@ async fn no_key_can_be_made_to_pass_for_a_session() {
     let refused = console.gate.create_key(forged).await.unwrap_err();
     assert!(refused.to_string().contains("reserved"), "{refused}");
 }
+
+/// Rotating a session key (it is listed with the keys) mints an ordinary key, not a session
+/// that would outlive the session's lifetime, credited to the key that signed in.
+#[tokio::test]
+async fn rotating_a_session_mints_no_session() {
+    let mut console = Console::new();
+    console.signed_in().await;
+    let session = key_id(&console.session_cookie());
+    let successor = console
+        .gate
+        .rotate_key(&session, Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(
+        successor.record.metadata.is_empty(),
+        "{:?}",
+        successor.record.metadata
+    );
+    console
+        .cookies
+        .insert(COOKIE.to_owned(), successor.key.expose().to_owned());
+    let reply = console.get("").await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        reply.body.contains("does not hold a console session"),
+        "{}",
+        reply.body
+    );
+}
