@@ -188,7 +188,8 @@ async fn rotate_with(
         Err(error) => writeln!(
             err,
             "keygate: rotated, and the new key is shown above; when the old key stops working \
-             could not be read back: {error}"
+             could not be read back: {}",
+            output::terminal_safe(&error.to_string())
         )?,
     }
     Ok(ExitCode::SUCCESS)
