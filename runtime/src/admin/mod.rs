@@ -66,6 +66,22 @@ pub(crate) fn limit_beyond(
     ))
 }
 
+/// The limit a new key minted by a key limited by `held` gets: `requested` if it is within, and
+/// without one asked for, `held` itself when the gate's default (or no limit) would be looser.
+pub(crate) fn limit_for_new(
+    gate: &KeyGate,
+    held: Option<crate::limit::RateLimit>,
+    requested: Option<crate::limit::RateLimit>,
+) -> Result<Option<crate::limit::RateLimit>, String> {
+    if requested.is_none() && held.is_some() && limit_beyond(gate, held, None).is_some() {
+        return Ok(held);
+    }
+    match limit_beyond(gate, held, requested) {
+        Some(detail) => Err(detail),
+        None => Ok(requested),
+    }
+}
+
 /// Whether `limit` allows no more than `held`: no faster a rate, no larger a burst.
 fn within(limit: &crate::limit::RateLimit, held: &crate::limit::RateLimit) -> bool {
     // requests / period, compared as fractions: r / p <= R / P when r * P <= R * p.
@@ -89,27 +105,49 @@ pub(crate) fn lifetime_within(
     // from then. A live key's end is ahead; a second at least.
     let left = (until - time::OffsetDateTime::now_utc()).whole_seconds() - 1;
     let left = std::time::Duration::from_secs(left.max(1).unsigned_abs());
+    let max = gate.max_key_lifetime();
     match requested {
-        None => Ok(Some(
-            gate.max_key_lifetime().map_or(left, |max| left.min(max)),
-        )),
+        None => Ok(Some(max.map_or(left, |max| left.min(max)))),
         Some(asked) if asked <= left => Ok(Some(asked)),
+        // Past the gate's maximum: what is wrong with the request is said first, by the gate.
+        Some(asked) if max.is_some_and(|max| asked > max) => Ok(Some(asked)),
         Some(asked) => Err(format!(
             "The calling key expires in {}, so a key it mints cannot live {}.",
-            crate::duration::format_duration(left),
+            about(left),
             crate::duration::format_duration(asked)
         )),
     }
 }
 
-/// Why a key that ends at `held` may not rotate a key that never expires: the successor would
-/// not either.
+/// `left`, in its largest whole unit, rounded down: `89d`, `5h`.
+fn about(left: std::time::Duration) -> String {
+    let seconds = left.as_secs();
+    match seconds {
+        86_400.. => format!("{}d", seconds / 86_400),
+        3_600.. => format!("{}h", seconds / 3_600),
+        60.. => format!("{}m", seconds / 60),
+        _ => format!("{seconds}s"),
+    }
+}
+
+/// Why a key that ends at `held` may not rotate `old`: its successor would end later (or never).
+/// A key rotating itself may: that is how a key is renewed.
 pub(crate) fn successor_outlives(
+    gate: &KeyGate,
     held: Option<time::OffsetDateTime>,
+    caller_id: &str,
     old: &crate::record::KeyRecord,
 ) -> Option<String> {
-    (held.is_some() && old.expires_at.is_none()).then(|| {
-        "The calling key expires, and the successor of a key that never expires would not."
-            .to_owned()
-    })
+    let held = held?;
+    if old.key_id == caller_id {
+        return None;
+    }
+    let ends = gate.successor_expiry(old, time::OffsetDateTime::now_utc());
+    if ends.is_some_and(|ends| ends <= held) {
+        return None;
+    }
+    Some(
+        "The calling key expires before this key's successor would, so it cannot rotate it."
+            .to_owned(),
+    )
 }

@@ -82,7 +82,7 @@ impl KeyGate {
 
     /// The expiry of a rotation's successor minted at `now`: the old key's lifetime, if it had
     /// an expiry, held to the maximum lifetime if there is one.
-    pub(super) fn successor_expiry(
+    pub(crate) fn successor_expiry(
         &self,
         old: &KeyRecord,
         now: OffsetDateTime,

@@ -257,7 +257,7 @@ async fn a_key_never_gives_a_looser_limit_or_a_longer_life_than_its_own() {
         .create_key(
             NewKey::new("temp-admin")
                 .scopes(["keys:admin", "reports:read"])
-                .rate_limit("10/min".parse().unwrap())
+                .rate_limit("100/min".parse().unwrap())
                 .expires_in(std::time::Duration::from_secs(3600)),
         )
         .await
@@ -277,13 +277,12 @@ async fn a_key_never_gives_a_looser_limit_or_a_longer_life_than_its_own() {
     let before = keys().await.len();
 
     for (body, code) in [
-        (json!({"name": "free"}), "rate_limit_not_held"),
         (
-            json!({"name": "fast", "rate_limit": "20/min"}),
+            json!({"name": "fast", "rate_limit": "200/min"}),
             "rate_limit_not_held",
         ),
         (
-            json!({"name": "bursty", "rate_limit": "10/min burst 30"}),
+            json!({"name": "bursty", "rate_limit": "100/min burst 300"}),
             "rate_limit_not_held",
         ),
         (
@@ -341,6 +340,36 @@ async fn a_key_never_gives_a_looser_limit_or_a_longer_life_than_its_own() {
         ends <= caller.record.expires_at.unwrap(),
         "{ends} outlives the caller"
     );
+    // Asked for no limit of its own, a key is limited like the caller.
+    let (status, created) = send(
+        Method::POST,
+        "/manage/keys".into(),
+        json!({"name": "plain"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["record"]["rate_limit"], "100/min", "{created}");
+
+    // A key with an expiry whose successor would outlive the caller: not rotated by it; the
+    // caller renewing itself: rotated.
+    let long = service
+        .gate
+        .create_key(
+            NewKey::new("long")
+                .rate_limit("1/min".parse().unwrap())
+                .expires_in(std::time::Duration::from_secs(30 * 86_400)),
+        )
+        .await
+        .unwrap();
+    let rotate = format!("/manage/keys/{}/rotate", long.record.key_id);
+    let (status, problem) = send(Method::POST, rotate, json!({})).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (403, Some("lifetime_not_held"))
+    );
+    let renew = format!("/manage/keys/{caller_id}/rotate");
+    let (status, renewed) = send(Method::POST, renew, json!({"grace": "1m"})).await;
+    assert_eq!(status, 201, "{renewed}");
     let (status, _) = send(Method::PUT, own, json!({"rate_limit": "1/min"})).await;
     assert_eq!(status, 200, "tightening its own limit is fine");
 }

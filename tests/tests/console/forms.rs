@@ -204,8 +204,8 @@ async fn a_session_gives_no_looser_limit_or_longer_life_than_the_key_that_signed
     let csrf = console.csrf().await;
     let before = console.all_keys().await.len();
     for (fields, said) in [
-        (vec![], "limited to 10/min"),
         (vec![("rate_limit", "1/s")], "limited to 10/min"),
+        (vec![("rate_limit", "10/min burst 20")], "limited to 10/min"),
         (
             vec![("rate_limit", "5/min"), ("expires_in", "2h")],
             "cannot live",
@@ -223,11 +223,9 @@ async fn a_session_gives_no_looser_limit_or_longer_life_than_the_key_that_signed
         assert!(reply.body.contains(said), "{}", reply.body);
     }
     assert_eq!(console.all_keys().await.len(), before);
+    // The form left empty: the key is limited and ends like the key that signed in.
     let reply = console
-        .post(
-            "/new",
-            &[("csrf", &csrf), ("name", "ok"), ("rate_limit", "5/min")],
-        )
+        .post("/new", &[("csrf", &csrf), ("name", "ok")])
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     let made = console
@@ -237,6 +235,7 @@ async fn a_session_gives_no_looser_limit_or_longer_life_than_the_key_that_signed
         .find(|key| key.name == "ok")
         .unwrap();
     assert!(made.expires_at.unwrap() <= parent.record.expires_at.unwrap());
+    assert_eq!(made.rate_limit.unwrap().to_string(), "10/min");
 }
 
 #[tokio::test]

@@ -44,6 +44,17 @@ pub(super) fn may_limit(
     }
 }
 
+/// The limit a key minted by `caller` gets: the one asked for, if within the caller's own; none
+/// asked for, the caller's own when the default would be looser.
+pub(super) fn limit_for_new(
+    gate: &KeyGate,
+    caller: &ApiKey,
+    requested: Option<RateLimit>,
+) -> Result<Option<RateLimit>, AdminError> {
+    crate::admin::limit_for_new(gate, caller.0.rate_limit, requested)
+        .map_err(|detail| AdminError::new(StatusCode::FORBIDDEN, "rate_limit_not_held", detail))
+}
+
 /// The lifetime a key minted by `caller` gets: no later an end than the caller's own.
 pub(super) fn lifetime_within(
     gate: &KeyGate,
@@ -56,10 +67,11 @@ pub(super) fn lifetime_within(
 
 /// Refuses rotating a key that never expires when the caller does.
 pub(super) fn may_rotate_lifetime(
+    gate: &KeyGate,
     caller: &ApiKey,
     old: &crate::record::KeyRecord,
 ) -> Result<(), AdminError> {
-    match crate::admin::successor_outlives(caller.expires_at(), old) {
+    match crate::admin::successor_outlives(gate, caller.expires_at(), caller.key_id(), old) {
         Some(detail) => Err(AdminError::new(
             StatusCode::FORBIDDEN,
             "lifetime_not_held",

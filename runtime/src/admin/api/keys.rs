@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::Caller;
 use super::input::{
-    duration, lifetime_within, may_grant, may_limit, may_rotate_lifetime, rate_limit,
+    duration, lifetime_within, limit_for_new, may_grant, may_limit, may_rotate_lifetime, rate_limit,
 };
 use super::problem::AdminError;
 use super::types::{
@@ -54,8 +54,7 @@ pub(super) async fn create_key(
         new = new.expires_in(lifetime);
     }
     let limit = rate_limit(request.rate_limit.as_deref())?;
-    may_limit(&caller.gate, &caller.key, limit)?;
-    if let Some(limit) = limit {
+    if let Some(limit) = limit_for_new(&caller.gate, &caller.key, limit)? {
         new = new.rate_limit(limit);
     }
     let created = caller.gate.create_key(new).await?;
@@ -139,7 +138,7 @@ pub(super) async fn rotate_key(
     may_grant(&caller.gate, &caller.key, &old.scopes)?;
     // Its limit too, and it must not outlive the caller where the old key would not expire.
     may_limit(&caller.gate, &caller.key, old.rate_limit)?;
-    may_rotate_lifetime(&caller.key, &old)?;
+    may_rotate_lifetime(&caller.gate, &caller.key, &old)?;
     // The successor gets exactly the scopes checked here, or the rotation fails (409).
     let created = caller.gate.rotate_record(&old, grace).await?;
     Ok((StatusCode::CREATED, Json(CreatedKeyView::from(&created))))

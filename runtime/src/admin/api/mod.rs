@@ -81,7 +81,8 @@
 //! 422: the owner is longer than 128 bytes or holds control characters.
 //!
 //! ### invalid_metadata
-//! 422: more than 32 metadata entries, or a key or value too long or holding control characters.
+//! 422: more than 32 metadata entries, or a key or value too long or holding control characters,
+//! or the entry `console_session_of` (reserved for the web console's sessions).
 //!
 //! ### invalid_scope
 //! 422: a requested grant is malformed, or not among the service's declared scopes.

@@ -27,7 +27,8 @@ const SPACE: &str = r"\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3
 
 /// The body of a key creation. Only `name` is required: `owner` defaults to the calling
 /// key's owner, `scopes` to none (least privilege: such a key may call only routes requiring no
-/// scope), `metadata` to none, `expires_in` and `rate_limit` to none.
+/// scope), `metadata` to none, `expires_in` and `rate_limit` to none, or to the calling key's own
+/// when it has one (a key never mints a key outliving it or calling faster than it).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CreateKeyRequest {
@@ -47,12 +48,12 @@ pub(super) struct CreateKeyRequest {
     #[schema(schema_with = metadata_schema)]
     pub(super) metadata: BTreeMap<String, String>,
     /// How long the key lives, such as `90d`, `24h`, `30m` or `2w`. Absent or `null`: until
-    /// revoked.
+    /// revoked, or until the calling key expires if it does.
     #[serde(default)]
     #[schema(schema_with = optional_duration)]
     pub(super) expires_in: Option<String>,
     /// How fast the key may call, such as `100/min` or `10/s burst 20`. Absent or `null`: no
-    /// limit of its own.
+    /// limit of its own, or the calling key's own limit if it has one the default would loosen.
     #[serde(default)]
     #[schema(schema_with = optional_rate_limit)]
     pub(super) rate_limit: Option<String>,

@@ -85,9 +85,9 @@ pub(crate) async fn create_form(signed_in: SignedIn) -> Response {
         body,
         "<label for=\"grants\">Other grants, separated by spaces (such as <code>items:*</code>)</label>\
          <input id=\"grants\" name=\"grants\">\
-         <label for=\"expires_in\">Expires in (such as 90d; empty: never)</label>\
+         <label for=\"expires_in\">Expires in (such as 90d; empty: never, or when the key you signed in with expires)</label>\
          <input id=\"expires_in\" name=\"expires_in\" size=\"8\">\
-         <label for=\"rate_limit\">Rate limit (such as 100/min; empty: none of its own)</label>\
+         <label for=\"rate_limit\">Rate limit (such as 100/min; empty: none of its own, or that of the key you signed in with)</label>\
          <input id=\"rate_limit\" name=\"rate_limit\" size=\"12\">\
          <button type=\"submit\">Create key</button></form>\
          <p class=\"hint\">You can grant only scopes the key you signed in with holds: {}.</p>",
@@ -136,11 +136,9 @@ pub(crate) async fn create(signed_in: SignedIn, form: FormBody) -> Result<Respon
             })?;
         new = new.rate_limit(limit);
     }
-    if let Some(detail) =
-        crate::admin::limit_beyond(&signed_in.gate, signed_in.parent.rate_limit, new.rate_limit)
-    {
-        return Err(not_yours(&signed_in, &detail));
-    }
+    new.rate_limit =
+        crate::admin::limit_for_new(&signed_in.gate, signed_in.parent.rate_limit, new.rate_limit)
+            .map_err(|detail| not_yours(&signed_in, &detail))?;
     may_grant(&signed_in, &scopes, "grant it")?;
     let created = signed_in
         .gate
@@ -225,7 +223,14 @@ pub(crate) async fn rotate(
     may_grant(&signed_in, &old.scopes, "rotate a key holding it")?;
     let parent = &signed_in.parent;
     let beyond = crate::admin::limit_beyond(&signed_in.gate, parent.rate_limit, old.rate_limit)
-        .or_else(|| crate::admin::successor_outlives(parent.expires_at, &old));
+        .or_else(|| {
+            crate::admin::successor_outlives(
+                &signed_in.gate,
+                parent.expires_at,
+                &parent.key_id,
+                &old,
+            )
+        });
     if let Some(detail) = beyond {
         return Err(not_yours(&signed_in, &detail));
     }

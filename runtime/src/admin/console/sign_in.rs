@@ -166,8 +166,8 @@ pub(crate) async fn sign_in(
     see_other(&base.url(""), headers)
 }
 
-/// The session key for `key`: its owner, scopes and rate limit, the session lifetime, never past
-/// `key`'s own expiry nor the gate's maximum lifetime.
+/// The session key for `key`: its owner and scopes, the session lifetime, never past `key`'s
+/// own expiry nor the gate's maximum lifetime.
 fn session_for(gate: &KeyGate, config: &Config, key: &ApiKey) -> NewKey {
     let mut lifetime = config.session_lifetime;
     if let Some(max) = gate.max_key_lifetime() {
@@ -177,16 +177,13 @@ fn session_for(gate: &KeyGate, config: &Config, key: &ApiKey) -> NewKey {
         let left = (expires - OffsetDateTime::now_utc()).whole_seconds().max(1);
         lifetime = lifetime.min(Duration::from_secs(left.unsigned_abs()));
     }
-    let session = NewKey::new(SESSION_NAME)
+    // Not its rate limit: a session out of budget could not even sign out. What the session
+    // may give is bounded by the signing key's limit and expiry all the same.
+    NewKey::new(SESSION_NAME)
         .owner(key.owner())
         .scopes(key.scopes().iter().cloned())
         .metadata(SESSION_OF, key.key_id())
-        .expires_in(lifetime.max(Duration::from_secs(1)));
-    // A limited key's session is held to its limit too.
-    match key.0.rate_limit {
-        Some(limit) => session.rate_limit(limit),
-        None => session,
-    }
+        .expires_in(lifetime.max(Duration::from_secs(1)))
 }
 
 /// `POST /sign-out`: revokes the session key and forgets the cookie.
