@@ -340,6 +340,24 @@ async fn suite<S: KeyStore>(name: &str, store: Probe<S>) {
         Err(KeyError::InvalidScope(_))
     ));
 
+    // Text no key holds (PostgreSQL refuses NUL in text) is no such key, not a store failure.
+    let nul = "nosuch\0key00";
+    assert!(store.fetch(nul).await.unwrap().is_none(), "{name}");
+    let revoke = KeyChange::Revoke {
+        at: OffsetDateTime::now_utc(),
+        reason: None,
+    };
+    assert_eq!(
+        store.update(nul, revoke).await.unwrap(),
+        ChangeOutcome::NotFound,
+        "{name}"
+    );
+    let by_nul_owner = KeyFilter::default().owner("\0");
+    assert!(
+        store.list(&by_nul_owner).await.unwrap().is_empty(),
+        "{name}"
+    );
+
     let uid = last_used(name, &store, &gate, &owner).await;
     rate_limits(name, &store, &gate, &owner, &uid).await;
 }

@@ -20,8 +20,18 @@ fn insert_error(error: sqlx::Error, key_id: &str) -> StoreError {
     }
 }
 
+/// Text no stored value can hold: keygate refuses control characters in everything it writes,
+/// and PostgreSQL refuses NUL in any text parameter, so a lookup by such text would be answered
+/// as a store failure (503) instead of "no such key".
+fn unstorable(text: &str) -> bool {
+    text.contains('\0')
+}
+
 impl KeyStore for SqlStore {
     async fn fetch(&self, key_id: &str) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        if unstorable(key_id) {
+            return Ok(None);
+        }
         let sql = format!("SELECT {COLUMNS} FROM keygate_keys WHERE key_id = $1");
         let row: Option<KeyRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
             .bind(key_id)
@@ -41,6 +51,9 @@ impl KeyStore for SqlStore {
     }
 
     async fn list(&self, filter: &KeyFilter) -> Result<Vec<KeyRecord>, StoreError> {
+        if filter.owner.as_deref().is_some_and(unstorable) {
+            return Ok(Vec::new());
+        }
         let sql = format!(
             "SELECT {COLUMNS} FROM keygate_keys \
              WHERE CAST($1 AS TEXT) IS NULL OR owner = $1 ORDER BY created_at, key_id"
@@ -63,6 +76,9 @@ impl KeyStore for SqlStore {
     }
 
     async fn update(&self, key_id: &str, change: KeyChange) -> Result<ChangeOutcome, StoreError> {
+        if unstorable(key_id) {
+            return Ok(ChangeOutcome::NotFound);
+        }
         let written = on_pool!(write self, |pool| {
             // One transaction: the conditional statement, and for a rotation the new key's
             // insert, land together or not at all (dropping the transaction rolls it back).
@@ -187,6 +203,9 @@ impl KeyStore for SqlStore {
         key_id: &str,
         since: OffsetDateTime,
     ) -> Result<Vec<UsageHour>, StoreError> {
+        if unstorable(key_id) {
+            return Ok(Vec::new());
+        }
         self.usage_since(key_id, since).await
     }
 
