@@ -283,3 +283,35 @@ async fn a_slow_redis_within_the_timeout_is_used() {
     let refused = gate.verify(key).await.unwrap_err();
     assert_eq!(refused.code(), "rate_limited");
 }
+
+/// An outage is said, not shouted: one WARN a second at most, with how many requests it covers,
+/// however many requests Redis cannot answer.
+#[tokio::test]
+async fn an_outage_warns_once_a_second_not_once_a_request() {
+    let logs = sql_support::CapturedLogs::start();
+    let url = format!("redis://127.0.0.1:{}", dead_port().await);
+    let limiter = RedisLimiter::connect(&url).await.unwrap();
+    let store = Probe::new(MemoryStore::new());
+    let gate = gate(&store, limiter.clone());
+    let created = gate
+        .create_key(NewKey::new("k").rate_limit(limit("1/h")))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    for _ in 0..20 {
+        assert!(gate.verify(created.key.expose()).await.is_ok());
+    }
+    let seconds = started.elapsed().as_secs() + 1;
+    assert_eq!(limiter.unavailable_admissions(), 20);
+    let warned: Vec<String> = logs
+        .lines_with(&created.record.key_id)
+        .into_iter()
+        .filter(|line| line.contains("WARN") && line.contains("rate limiter unavailable"))
+        .collect();
+    assert!(
+        !warned.is_empty() && warned.len() as u64 <= seconds,
+        "{} WARN lines in {seconds} s: {warned:#?}",
+        warned.len()
+    );
+    assert!(warned[0].contains("requests=1"), "{}", warned[0]);
+}

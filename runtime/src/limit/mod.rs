@@ -101,8 +101,8 @@ impl RateLimitStatus {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum FailMode {
-    /// Admit the request (authentication still happened), with a WARN event and a count. The
-    /// default: a rate limit protects capacity, not access.
+    /// Admit the request (authentication still happened), counted, with a WARN event at most
+    /// once a second. The default: a rate limit protects capacity, not access.
     #[default]
     Open,
     /// Refuse the request with `503 rate_limiter_unavailable`.

@@ -41,9 +41,10 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_millis(100);
 /// It connects lazily and reconnects by itself (redis' `ConnectionManager`). Each check is bounded
 /// by a [`timeout`](Self::timeout) (default 100 ms), so a Redis that hangs does not hang requests;
 /// when Redis cannot answer, the [`FailMode`] decides: [`FailMode::Open`] (the default) admits
-/// the request with a WARN event and counts it ([`unavailable_admissions`](Self::unavailable_admissions)),
-/// [`FailMode::Closed`] answers `503 rate_limiter_unavailable`. Authentication itself never
-/// depends on Redis.
+/// the request and counts it ([`unavailable_admissions`](Self::unavailable_admissions)),
+/// [`FailMode::Closed`] answers `503 rate_limiter_unavailable`. Either way a WARN event says so,
+/// at most once a second, with how many requests it stands for (`requests`). Authentication
+/// itself never depends on Redis.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -63,7 +64,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_millis(100);
 /// ```
 #[derive(Clone)]
 pub struct RedisLimiter {
-    client: redis::Client,
+    client: Arc<redis::Client>,
     /// Made at the first check, with the timeout set by then: making one needs a runtime, and
     /// its connect and response timeouts must be the check's.
     connection: Arc<std::sync::OnceLock<redis::RedisResult<ConnectionManager>>>,
@@ -71,6 +72,47 @@ pub struct RedisLimiter {
     fail_mode: FailMode,
     timeout: Duration,
     unavailable: Arc<AtomicU64>,
+    quiet: Arc<Quiet>,
+}
+
+/// At most one WARN a second while Redis cannot answer, saying how many requests it stands for:
+/// one per request would be thousands of lines a second in an outage.
+struct Quiet {
+    started: std::time::Instant,
+    /// Milliseconds after `started` before which no WARN is due.
+    next: AtomicU64,
+    /// Requests Redis could not answer since the last WARN.
+    pending: AtomicU64,
+}
+
+impl Quiet {
+    fn new() -> Self {
+        Quiet {
+            started: std::time::Instant::now(),
+            next: AtomicU64::new(0),
+            pending: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one request; when a WARN is due, how many requests it stands for.
+    fn due(&self) -> Option<u64> {
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let next = self.next.load(Ordering::Relaxed);
+        if now < next {
+            return None;
+        }
+        // One caller wins the second; the others' requests are counted in its line or the next.
+        self.next
+            .compare_exchange(
+                next,
+                now.saturating_add(1000),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .ok()?;
+        Some(self.pending.swap(0, Ordering::Relaxed))
+    }
 }
 
 impl fmt::Debug for RedisLimiter {
@@ -109,12 +151,13 @@ impl RedisLimiter {
         let client =
             redis::Client::open(url).map_err(|e| RedisLimiterError(format!("{:?}", e.kind())))?;
         Ok(RedisLimiter {
-            client,
+            client: Arc::new(client),
             connection: Arc::default(),
             script: Arc::new(redis::Script::new(SCRIPT)),
             fail_mode: FailMode::Open,
             timeout: DEFAULT_TIMEOUT,
             unavailable: Arc::new(AtomicU64::new(0)),
+            quiet: Arc::new(Quiet::new()),
         })
     }
 
@@ -174,21 +217,27 @@ impl RedisLimiter {
             Err(error) => match self.fail_mode {
                 FailMode::Open => {
                     self.unavailable.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(
-                        target: "keygate",
-                        key_id,
-                        %error,
-                        "rate limiter unavailable; request admitted unchecked (fail open)"
-                    );
+                    if let Some(requests) = self.quiet.due() {
+                        tracing::warn!(
+                            target: "keygate",
+                            key_id,
+                            requests,
+                            %error,
+                            "rate limiter unavailable; requests admitted unchecked (fail open)"
+                        );
+                    }
                     Ok(None)
                 }
                 FailMode::Closed => {
-                    tracing::warn!(
-                        target: "keygate",
-                        key_id,
-                        %error,
-                        "rate limiter unavailable; request refused (fail closed)"
-                    );
+                    if let Some(requests) = self.quiet.due() {
+                        tracing::warn!(
+                            target: "keygate",
+                            key_id,
+                            requests,
+                            %error,
+                            "rate limiter unavailable; requests refused (fail closed)"
+                        );
+                    }
                     Err(Unavailable)
                 }
             },
