@@ -39,12 +39,24 @@ fn parse(text: &str) -> BTreeMap<String, f64> {
 async fn metrics_count_decisions_and_are_only_for_metrics_read() {
     let db = TempDb::new("metrics");
     let store = SqlStore::connect(&db.url()).await.unwrap();
+    let cached = std::sync::Arc::new(CachedStore::new(store));
     let gate = KeyGate::builder()
         .prefix("demo")
-        .store(CachedStore::new(store))
+        .store(cached.clone())
         .declared_scopes(DECLARED_SCOPES)
         .build();
     let keys = mint_demo_keys(&gate).await.unwrap();
+    // The cache keeps nothing until its change feed listens, and forgets each new key when the
+    // feed announces its creation (within a poll or two): counted hits begin after both.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !cached.follows_changes() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the feed never listened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState {
