@@ -214,33 +214,27 @@ impl RedisLimiter {
     ) -> Result<Option<RateLimitStatus>, Unavailable> {
         match self.run(key_id, limit).await {
             Ok(status) => Ok(Some(status)),
-            Err(error) => match self.fail_mode {
-                FailMode::Open => {
+            Err(error) => {
+                let open = self.fail_mode == FailMode::Open;
+                if open {
                     self.unavailable.fetch_add(1, Ordering::Relaxed);
-                    if let Some(requests) = self.quiet.due() {
-                        tracing::warn!(
-                            target: "keygate",
-                            key_id,
-                            requests,
-                            %error,
-                            "rate limiter unavailable; requests admitted unchecked (fail open)"
-                        );
-                    }
-                    Ok(None)
                 }
-                FailMode::Closed => {
-                    if let Some(requests) = self.quiet.due() {
-                        tracing::warn!(
-                            target: "keygate",
-                            key_id,
-                            requests,
-                            %error,
-                            "rate limiter unavailable; requests refused (fail closed)"
-                        );
-                    }
-                    Err(Unavailable)
+                if let Some(requests) = self.quiet.due() {
+                    let requests_were = if open {
+                        "admitted unchecked (fail open)"
+                    } else {
+                        "refused (fail closed)"
+                    };
+                    tracing::warn!(
+                        target: "keygate",
+                        key_id,
+                        requests,
+                        %error,
+                        "rate limiter unavailable; requests {requests_were}"
+                    );
                 }
-            },
+                if open { Ok(None) } else { Err(Unavailable) }
+            }
         }
     }
 }
